@@ -1,0 +1,23 @@
+/* The lamina command line: one function per command, argv after the command name. */
+#ifndef LAMINA_CLI_H
+#define LAMINA_CLI_H
+
+#include <stddef.h>
+
+int cli_bench(int argc, char **argv);
+int cli_bench_norm(int argc, char **argv);
+int cli_bench_ffn(int argc, char **argv);
+
+/* ---- benchmark helpers (bench_util.c) */
+double bench_now(void);                         /* monotonic seconds */
+/* memcpy bandwidth in bytes/s (read + write counted) over `bytes`-sized
+ * buffers with the current thread count; best of `reps`. */
+double bench_copy_bandwidth(size_t bytes, int reps);
+/* Touches every page so first-touch costs stay out of the timings. */
+void bench_touch(float *p, size_t n, float value);
+void *bench_alloc(size_t bytes);                /* 64-byte aligned; exits with a message on failure */
+/* Parses "--threads N" / "--reps N" style options shared by the benches;
+ * returns 0, or 2 after printing a one-line error. */
+int bench_parse_common(int argc, char **argv, int *threads, int *reps, int *json);
+
+#endif

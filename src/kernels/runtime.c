@@ -1,0 +1,72 @@
+/* Threads and run-time instruction-set choice. */
+#include "lamina.h"
+#include "kernels/kernels_internal.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* OpenBLAS (the OpenMP build Debian ships as libopenblas0-openmp) shares the
+ * OpenMP thread pool; its own setter is weak so other BLAS still link. */
+void openblas_set_num_threads(int) __attribute__((weak));
+
+const char *lam_version(void) { return "0.1.0"; }
+
+void lam_set_num_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+}
+
+int lam_get_num_threads(void) { return omp_get_max_threads(); }
+
+int lam_threads_for(size_t work) {
+    if (work < LAM_PAR_MIN_FLOATS) return 1;
+    int t = omp_get_max_threads();
+    size_t most = work / (LAM_PAR_MIN_FLOATS / 2);
+    if ((size_t)t > most) t = (int)most;
+    return t < 1 ? 1 : t;
+}
+
+/* -1 unknown, 0 generic, 1 avx2 */
+static int isa_choice = -1;
+
+static int cpu_has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static int isa_pick(void) {
+    const char *env = getenv("LAMINA_ISA");
+    int have = cpu_has_avx2();
+    if (env && strcmp(env, "generic") == 0) return 0;
+    return have;
+}
+
+int lam_use_avx2(void) {
+    int c = __atomic_load_n(&isa_choice, __ATOMIC_RELAXED);
+    if (c < 0) {
+        c = isa_pick();
+        __atomic_store_n(&isa_choice, c, __ATOMIC_RELAXED);
+    }
+    return c;
+}
+
+const char *lam_isa(void) { return lam_use_avx2() ? "avx2" : "generic"; }
+
+int lam_set_isa(const char *name) {
+    if (!name) return -1;
+    if (strcmp(name, "generic") == 0) {
+        __atomic_store_n(&isa_choice, 0, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
+        __atomic_store_n(&isa_choice, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return -1;
+}
