@@ -32,6 +32,31 @@ extern "C" {
 const char *lam_version(void);
 
 /* ------------------------------------------------------------------------
+ * Status and errors
+ *
+ * Fallible calls (I/O, parsing, configuration) return a lam_status and, when
+ * given a non-NULL lam_error, fill it on failure with a one-line message that
+ * names the problem (the file, the tensor, the flag).  Nothing aborts on user
+ * input.
+ * ---------------------------------------------------------------------- */
+typedef enum {
+    LAM_OK = 0,
+    LAM_ERR_ARG = 1,    /* a bad argument or configuration value */
+    LAM_ERR_IO = 2,     /* the system refused: open, read, write, fsync, rename */
+    LAM_ERR_FORMAT = 3, /* a file is corrupt or does not match what is expected */
+    LAM_ERR_NOMEM = 4,  /* out of memory */
+    LAM_ERR_STATE = 5   /* a call out of order (e.g. backward before forward) */
+} lam_status;
+
+typedef struct lam_error {
+    lam_status status;
+    char msg[512];
+} lam_error;
+
+/* A short name for a status ("ok", "bad argument", ...). */
+const char *lam_status_name(lam_status s);
+
+/* ------------------------------------------------------------------------
  * Runtime: threads and instruction set
  * ---------------------------------------------------------------------- */
 
