@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The command line's contract: --help/--version succeed; mistakes give one
+# line on stderr and exit status 2, never a crash.
+set -u
+bin=$LAMINA_BIN
+pass=0; fail=0
+expect() {   # expect STATUS LINES-ON-STDERR(1 or -) ARGS...
+  local want=$1 lines=$2; shift 2
+  local err; err=$("$bin" "$@" 2>&1 >/dev/null); local rc=$?
+  local n; n=$(printf '%s' "$err" | grep -c '' || true)
+  if [[ $rc -eq $want && ( $lines == - || $n -eq $lines ) ]]; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL: lamina $* -> status $rc (want $want), stderr lines $n: $err" >&2; fi
+}
+expect 0 - --help
+expect 0 - --version
+expect 0 - bench --help
+expect 2 1
+expect 2 1 frobnicate
+expect 2 1 bench
+expect 2 1 bench nothing
+expect 2 1 bench norm --threads
+expect 2 1 bench norm --threads abc
+expect 2 1 bench norm --threads 0
+expect 2 1 bench norm --threads -3
+expect 2 1 bench norm --reps 99999999999999999999
+expect 2 1 bench norm --bogus
+expect 2 1 bench ffn --threads 1x
+"$bin" --version | grep -q '^lamina [0-9]' && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: --version output" >&2; }
+echo "cli basics: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
