@@ -1,0 +1,358 @@
+/* AVX2/FMA normalization micro-kernels (the table in norm_ukr.h).
+ *
+ * Row reductions: four 8-wide accumulators over 32-float steps, then one
+ * 8-wide step at a time, then a masked tail; the partial sums are combined in
+ * a fixed tree, so the order depends only on n.  Column kernels hold up to 16
+ * columns in two registers, one lane per column, rows in order; tails use
+ * masked loads/stores and the same fused operations as full lanes, so a
+ * column's arithmetic is the same wherever it sits in a block. */
+#if defined(__x86_64__) || defined(__i386__)
+#include "kernels/norm_ukr.h"
+
+#include <immintrin.h>
+#include <stdint.h>
+
+static const int32_t mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* lanes [0, k) set, k in [0, 8] */
+static inline __m256i mask_n(size_t k) { return _mm256_loadu_si256((const __m256i *)(mask_tab + 8 - k)); }
+
+static inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+static inline float hsum(__m256 v) {
+    float a[8];
+    _mm256_storeu_ps(a, v);
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+static inline float hmax(__m256 v) {
+    float a[8];
+    _mm256_storeu_ps(a, v);
+    float m = a[0];
+    for (int l = 1; l < 8; l++) m = a[l] > m ? a[l] : m;
+    return m;
+}
+
+/* x is (n). */
+static void a_row_sum_shift(float *sum, float *amax, const float *x, size_t n, float s, float k) {
+    const __m256 vs = _mm256_set1_ps(s), vk = _mm256_set1_ps(k);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 m0 = a0, m1 = a0;
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+        __m256 x2 = _mm256_loadu_ps(x + j + 16), x3 = _mm256_loadu_ps(x + j + 24);
+        a0 = _mm256_add_ps(a0, _mm256_fmsub_ps(x0, vs, vk));
+        a1 = _mm256_add_ps(a1, _mm256_fmsub_ps(x1, vs, vk));
+        a2 = _mm256_add_ps(a2, _mm256_fmsub_ps(x2, vs, vk));
+        a3 = _mm256_add_ps(a3, _mm256_fmsub_ps(x3, vs, vk));
+        m0 = _mm256_max_ps(abs_ps(x0), m0);
+        m1 = _mm256_max_ps(abs_ps(x1), m1);
+        m0 = _mm256_max_ps(abs_ps(x2), m0);
+        m1 = _mm256_max_ps(abs_ps(x3), m1);
+    }
+    for (; j + 8 <= n; j += 8) {
+        __m256 x0 = _mm256_loadu_ps(x + j);
+        a0 = _mm256_add_ps(a0, _mm256_fmsub_ps(x0, vs, vk));
+        m0 = _mm256_max_ps(abs_ps(x0), m0);
+    }
+    if (j < n) {
+        __m256i mk = mask_n(n - j);
+        __m256 x0 = _mm256_maskload_ps(x + j, mk);
+        a1 = _mm256_add_ps(a1, _mm256_and_ps(_mm256_castsi256_ps(mk), _mm256_fmsub_ps(x0, vs, vk)));
+        m1 = _mm256_max_ps(abs_ps(x0), m1);
+    }
+    *sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    *amax = hmax(_mm256_max_ps(m0, m1));
+}
+
+/* x is (n). */
+static float a_row_sum_sqdev(const float *x, size_t n, float s, float m) {
+    const __m256 vs = _mm256_set1_ps(s), vm = _mm256_set1_ps(m);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m256 d0 = _mm256_fmsub_ps(_mm256_loadu_ps(x + j), vs, vm);
+        __m256 d1 = _mm256_fmsub_ps(_mm256_loadu_ps(x + j + 8), vs, vm);
+        __m256 d2 = _mm256_fmsub_ps(_mm256_loadu_ps(x + j + 16), vs, vm);
+        __m256 d3 = _mm256_fmsub_ps(_mm256_loadu_ps(x + j + 24), vs, vm);
+        a0 = _mm256_fmadd_ps(d0, d0, a0);
+        a1 = _mm256_fmadd_ps(d1, d1, a1);
+        a2 = _mm256_fmadd_ps(d2, d2, a2);
+        a3 = _mm256_fmadd_ps(d3, d3, a3);
+    }
+    for (; j + 8 <= n; j += 8) {
+        __m256 d0 = _mm256_fmsub_ps(_mm256_loadu_ps(x + j), vs, vm);
+        a0 = _mm256_fmadd_ps(d0, d0, a0);
+    }
+    if (j < n) {
+        __m256i mk = mask_n(n - j);
+        __m256 d0 = _mm256_fmsub_ps(_mm256_maskload_ps(x + j, mk), vs, vm);
+        d0 = _mm256_and_ps(_mm256_castsi256_ps(mk), d0);
+        a1 = _mm256_fmadd_ps(d0, d0, a1);
+    }
+    return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+/* One 8-wide step of y = (x − m)·r·gamma + beta; mk selects the lanes
+ * (all-ones for a full step).  G, B are compile-time flags. */
+static inline __attribute__((always_inline)) void apply8(float *y, const float *x, const float *gamma,
+                                                         const float *beta, __m256 vm, __m256 vr, __m256i mk,
+                                                         int full, int G, int B) {
+    __m256 xv = full ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, mk);
+    __m256 h = _mm256_mul_ps(_mm256_sub_ps(xv, vm), vr);
+    __m256 out;
+    if (G) {
+        __m256 g = full ? _mm256_loadu_ps(gamma) : _mm256_maskload_ps(gamma, mk);
+        if (B) {
+            __m256 b = full ? _mm256_loadu_ps(beta) : _mm256_maskload_ps(beta, mk);
+            out = _mm256_fmadd_ps(h, g, b);
+        } else {
+            out = _mm256_mul_ps(h, g);
+        }
+    } else if (B) {
+        __m256 b = full ? _mm256_loadu_ps(beta) : _mm256_maskload_ps(beta, mk);
+        out = _mm256_add_ps(h, b);
+    } else {
+        out = h;
+    }
+    if (full)
+        _mm256_storeu_ps(y, out);
+    else
+        _mm256_maskstore_ps(y, mk, out);
+}
+
+static inline __attribute__((always_inline)) void apply_row(float *y, const float *x, const float *gamma,
+                                                            const float *beta, size_t n, float m, float r, int G,
+                                                            int B) {
+    const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r);
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        apply8(y + j, x + j, gamma + (G ? j : 0), beta + (B ? j : 0), vm, vr, all, 1, G, B);
+        apply8(y + j + 8, x + j + 8, gamma + (G ? j + 8 : 0), beta + (B ? j + 8 : 0), vm, vr, all, 1, G, B);
+    }
+    for (; j + 8 <= n; j += 8) apply8(y + j, x + j, gamma + (G ? j : 0), beta + (B ? j : 0), vm, vr, all, 1, G, B);
+    if (j < n) apply8(y + j, x + j, gamma + (G ? j : 0), beta + (B ? j : 0), vm, vr, mask_n(n - j), 0, G, B);
+}
+
+/* x, y, gamma, beta are (n). */
+static void a_row_apply(float *y, const float *x, const float *gamma, const float *beta, size_t n, float m,
+                        float r) {
+    if (gamma && beta)
+        apply_row(y, x, gamma, beta, n, m, r, 1, 1);
+    else if (gamma)
+        apply_row(y, x, gamma, x, n, m, r, 1, 0);
+    else if (beta)
+        apply_row(y, x, x, beta, n, m, r, 0, 1);
+    else
+        apply_row(y, x, x, x, n, m, r, 0, 0);
+}
+
+/* LayerNorm / RMSNorm backward of one row.  C = 1 centres (LayerNorm: x̂ =
+ * (x − m)·r, subtract mean(g)); C = 0 is RMSNorm (x̂ = x·r).  G: gamma given.
+ * dx, dy, x, gamma are (n). */
+static inline __attribute__((always_inline)) void row_backward(float *dx, const float *dy, const float *x,
+                                                               const float *gamma, size_t n, float m, float r,
+                                                               int C, int G) {
+    const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r);
+    __m256 sg0 = _mm256_setzero_ps(), sg1 = sg0, sx0 = sg0, sx1 = sg0;
+    size_t j = 0;
+#define XH(p) (C ? _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p), vm), vr) : _mm256_mul_ps(_mm256_loadu_ps(p), vr))
+#define GG(q) (G ? _mm256_mul_ps(_mm256_loadu_ps(dy + (q)), _mm256_loadu_ps(gamma + (q))) : _mm256_loadu_ps(dy + (q)))
+    for (; j + 16 <= n; j += 16) {
+        __m256 g0 = GG(j), g1 = GG(j + 8);
+        __m256 h0 = XH(x + j), h1 = XH(x + j + 8);
+        if (C) {
+            sg0 = _mm256_add_ps(sg0, g0);
+            sg1 = _mm256_add_ps(sg1, g1);
+        }
+        sx0 = _mm256_fmadd_ps(g0, h0, sx0);
+        sx1 = _mm256_fmadd_ps(g1, h1, sx1);
+    }
+    for (; j + 8 <= n; j += 8) {
+        __m256 g0 = GG(j), h0 = XH(x + j);
+        if (C) sg0 = _mm256_add_ps(sg0, g0);
+        sx0 = _mm256_fmadd_ps(g0, h0, sx0);
+    }
+    if (j < n) {
+        __m256i mk = mask_n(n - j);
+        __m256 mf = _mm256_castsi256_ps(mk);
+        __m256 d = _mm256_maskload_ps(dy + j, mk);
+        __m256 g0 = G ? _mm256_mul_ps(d, _mm256_maskload_ps(gamma + j, mk)) : d;
+        __m256 xv = _mm256_maskload_ps(x + j, mk);
+        __m256 h0 = _mm256_and_ps(mf, C ? _mm256_mul_ps(_mm256_sub_ps(xv, vm), vr) : _mm256_mul_ps(xv, vr));
+        if (C) sg1 = _mm256_add_ps(sg1, g0);
+        sx1 = _mm256_fmadd_ps(g0, h0, sx1);
+    }
+    const float inv = 1.0f / (float)n;
+    const __m256 va = _mm256_set1_ps(C ? hsum(_mm256_add_ps(sg0, sg1)) * inv : 0.0f);
+    const __m256 vb = _mm256_set1_ps(hsum(_mm256_add_ps(sx0, sx1)) * inv);
+    /* dx = r·((g − mean(g)) − x̂·mean(g·x̂)) */
+    for (j = 0; j + 8 <= n; j += 8) {
+        __m256 g0 = GG(j), h0 = XH(x + j);
+        __m256 t = C ? _mm256_sub_ps(g0, va) : g0;
+        _mm256_storeu_ps(dx + j, _mm256_mul_ps(vr, _mm256_fnmadd_ps(h0, vb, t)));
+    }
+    if (j < n) {
+        __m256i mk = mask_n(n - j);
+        __m256 d = _mm256_maskload_ps(dy + j, mk);
+        __m256 g0 = G ? _mm256_mul_ps(d, _mm256_maskload_ps(gamma + j, mk)) : d;
+        __m256 xv = _mm256_maskload_ps(x + j, mk);
+        __m256 h0 = C ? _mm256_mul_ps(_mm256_sub_ps(xv, vm), vr) : _mm256_mul_ps(xv, vr);
+        __m256 t = C ? _mm256_sub_ps(g0, va) : g0;
+        _mm256_maskstore_ps(dx + j, mk, _mm256_mul_ps(vr, _mm256_fnmadd_ps(h0, vb, t)));
+    }
+#undef XH
+#undef GG
+}
+
+static void a_ln_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
+                              float r) {
+    if (gamma)
+        row_backward(dx, dy, x, gamma, n, m, r, 1, 1);
+    else
+        row_backward(dx, dy, x, dy, n, m, r, 1, 0);
+}
+
+static void a_rms_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r) {
+    if (gamma)
+        row_backward(dx, dy, x, gamma, n, 0.0f, r, 0, 1);
+    else
+        row_backward(dx, dy, x, dy, n, 0.0f, r, 0, 0);
+}
+
+/* Masks for a block of nc <= 16 columns. */
+static inline void masks16(size_t nc, __m256i *k0, __m256i *k1) {
+    *k0 = mask_n(nc < 8 ? nc : 8);
+    *k1 = mask_n(nc > 8 ? nc - 8 : 0);
+}
+#define LD(p, k) _mm256_maskload_ps((p), (k))
+
+/* x, dy are (rows, ld); mean, rstd are (rows); dgamma, dbeta are (nc). */
+static void a_col_dgamma_dbeta(float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
+                               const float *rstd, size_t rows, size_t ld, size_t nc) {
+    __m256i k0, k1;
+    masks16(nc, &k0, &k1);
+    __m256 g0 = _mm256_setzero_ps(), g1 = g0, b0 = g0, b1 = g0;
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + i * ld, *dr = dy + i * ld;
+        __m256 vm = _mm256_set1_ps(mean ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
+        __m256 d0 = LD(dr, k0), d1 = LD(dr + 8, k1);
+        __m256 h0 = _mm256_mul_ps(_mm256_sub_ps(LD(xr, k0), vm), vr);
+        __m256 h1 = _mm256_mul_ps(_mm256_sub_ps(LD(xr + 8, k1), vm), vr);
+        g0 = _mm256_fmadd_ps(d0, h0, g0);
+        g1 = _mm256_fmadd_ps(d1, h1, g1);
+        b0 = _mm256_add_ps(b0, d0);
+        b1 = _mm256_add_ps(b1, d1);
+    }
+    if (dgamma) {
+        _mm256_maskstore_ps(dgamma, k0, _mm256_add_ps(LD(dgamma, k0), g0));
+        _mm256_maskstore_ps(dgamma + 8, k1, _mm256_add_ps(LD(dgamma + 8, k1), g1));
+    }
+    if (dbeta) {
+        _mm256_maskstore_ps(dbeta, k0, _mm256_add_ps(LD(dbeta, k0), b0));
+        _mm256_maskstore_ps(dbeta + 8, k1, _mm256_add_ps(LD(dbeta + 8, k1), b1));
+    }
+}
+
+/* x is (rows, ld); sum, amax, s, k are (nc). */
+static void a_col_sum_shift(float *sum, float *amax, const float *x, size_t rows, size_t ld, size_t nc,
+                            const float *s, const float *k) {
+    __m256i k0, k1;
+    masks16(nc, &k0, &k1);
+    const __m256 s0 = LD(s, k0), s1 = LD(s + 8, k1), c0 = LD(k, k0), c1 = LD(k + 8, k1);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, m0 = a0, m1 = a0;
+    for (size_t i = 0; i < rows; i++) {
+        __m256 x0 = LD(x + i * ld, k0), x1 = LD(x + i * ld + 8, k1);
+        a0 = _mm256_add_ps(a0, _mm256_fmsub_ps(x0, s0, c0));
+        a1 = _mm256_add_ps(a1, _mm256_fmsub_ps(x1, s1, c1));
+        m0 = _mm256_max_ps(abs_ps(x0), m0);
+        m1 = _mm256_max_ps(abs_ps(x1), m1);
+    }
+    _mm256_maskstore_ps(sum, k0, a0);
+    _mm256_maskstore_ps(sum + 8, k1, a1);
+    _mm256_maskstore_ps(amax, k0, m0);
+    _mm256_maskstore_ps(amax + 8, k1, m1);
+}
+
+/* x is (rows, ld); out, s, m are (nc). */
+static void a_col_sum_sqdev(float *out, const float *x, size_t rows, size_t ld, size_t nc, const float *s,
+                            const float *m) {
+    __m256i k0, k1;
+    masks16(nc, &k0, &k1);
+    const __m256 s0 = LD(s, k0), s1 = LD(s + 8, k1), c0 = LD(m, k0), c1 = LD(m + 8, k1);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    for (size_t i = 0; i < rows; i++) {
+        __m256 d0 = _mm256_fmsub_ps(LD(x + i * ld, k0), s0, c0);
+        __m256 d1 = _mm256_fmsub_ps(LD(x + i * ld + 8, k1), s1, c1);
+        a0 = _mm256_fmadd_ps(d0, d0, a0);
+        a1 = _mm256_fmadd_ps(d1, d1, a1);
+    }
+    _mm256_maskstore_ps(out, k0, a0);
+    _mm256_maskstore_ps(out + 8, k1, a1);
+}
+
+/* x, y are (rows, ld); m, a, b are (nc). */
+static void a_col_apply(float *y, const float *x, size_t rows, size_t ld, size_t nc, const float *m, const float *a,
+                        const float *b) {
+    __m256i k0, k1;
+    masks16(nc, &k0, &k1);
+    const __m256 m0 = LD(m, k0), m1 = LD(m + 8, k1), a0 = LD(a, k0), a1 = LD(a + 8, k1);
+    const __m256 b0 = LD(b, k0), b1 = LD(b + 8, k1);
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + i * ld;
+        float *yr = y + i * ld;
+        _mm256_maskstore_ps(yr, k0, _mm256_fmadd_ps(_mm256_sub_ps(LD(xr, k0), m0), a0, b0));
+        _mm256_maskstore_ps(yr + 8, k1, _mm256_fmadd_ps(_mm256_sub_ps(LD(xr + 8, k1), m1), a1, b1));
+    }
+}
+
+/* dy, x are (rows, ld); sdy, sdyxh, m, r are (nc). */
+static void a_col_bn_sums(float *sdy, float *sdyxh, const float *dy, const float *x, size_t rows, size_t ld,
+                          size_t nc, const float *m, const float *r) {
+    __m256i k0, k1;
+    masks16(nc, &k0, &k1);
+    const __m256 m0 = LD(m, k0), m1 = LD(m + 8, k1), r0 = LD(r, k0), r1 = LD(r + 8, k1);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, t0 = s0, t1 = s0;
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + i * ld, *dr = dy + i * ld;
+        __m256 d0 = LD(dr, k0), d1 = LD(dr + 8, k1);
+        s0 = _mm256_add_ps(s0, d0);
+        s1 = _mm256_add_ps(s1, d1);
+        t0 = _mm256_fmadd_ps(d0, _mm256_mul_ps(_mm256_sub_ps(LD(xr, k0), m0), r0), t0);
+        t1 = _mm256_fmadd_ps(d1, _mm256_mul_ps(_mm256_sub_ps(LD(xr + 8, k1), m1), r1), t1);
+    }
+    _mm256_maskstore_ps(sdy, k0, s0);
+    _mm256_maskstore_ps(sdy + 8, k1, s1);
+    _mm256_maskstore_ps(sdyxh, k0, t0);
+    _mm256_maskstore_ps(sdyxh + 8, k1, t1);
+}
+
+/* dx, dy, x are (rows, ld); m, r, a, b, c are (nc). */
+static void a_col_bn_dx(float *dx, const float *dy, const float *x, size_t rows, size_t ld, size_t nc,
+                        const float *m, const float *r, const float *a, const float *b, const float *c) {
+    __m256i k0, k1;
+    masks16(nc, &k0, &k1);
+    const __m256 m0 = LD(m, k0), m1 = LD(m + 8, k1), r0 = LD(r, k0), r1 = LD(r + 8, k1);
+    const __m256 a0 = LD(a, k0), a1 = LD(a + 8, k1), b0 = LD(b, k0), b1 = LD(b + 8, k1);
+    const __m256 c0 = LD(c, k0), c1 = LD(c + 8, k1);
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + i * ld, *dr = dy + i * ld;
+        float *dxr = dx + i * ld;
+        __m256 h0 = _mm256_mul_ps(_mm256_sub_ps(LD(xr, k0), m0), r0);
+        __m256 h1 = _mm256_mul_ps(_mm256_sub_ps(LD(xr + 8, k1), m1), r1);
+        __m256 t0 = _mm256_fnmadd_ps(h0, c0, _mm256_sub_ps(LD(dr, k0), b0));
+        __m256 t1 = _mm256_fnmadd_ps(h1, c1, _mm256_sub_ps(LD(dr + 8, k1), b1));
+        _mm256_maskstore_ps(dxr, k0, _mm256_mul_ps(a0, t0));
+        _mm256_maskstore_ps(dxr + 8, k1, _mm256_mul_ps(a1, t1));
+    }
+}
+#undef LD
+
+const lam_norm_ukr lam_norm_ukr_avx2 = {
+    a_row_sum_shift, a_row_sum_sqdev, a_row_apply, a_ln_row_backward, a_rms_row_backward, a_col_dgamma_dbeta,
+    a_col_sum_shift, a_col_sum_sqdev, a_col_apply, a_col_bn_sums,     a_col_bn_dx,
+};
+#else
+typedef int lam_norm_avx2_unused;
+#endif
