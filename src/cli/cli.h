@@ -7,6 +7,7 @@
 int cli_bench(int argc, char **argv);
 int cli_bench_norm(int argc, char **argv);
 int cli_bench_ffn(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
 
 /* ---- benchmark helpers (bench_util.c) */
 double bench_now(void);                         /* monotonic seconds */

@@ -12,6 +12,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  bench norm   time LayerNorm/RMSNorm forward and backward against memory bandwidth\n"
             "  bench ffn    time the feed-forward layer against its bare GEMMs\n"
+            "  inspect FILE list the tensors, dtypes, shapes and metadata of a safetensors file\n"
             "\n"
             "  lamina --version | lamina --help | lamina COMMAND --help\n");
 }
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "inspect")) return cli_inspect(argc - 2, argv + 2);
     fprintf(stderr, "lamina: unknown command '%s' (see lamina --help)\n", cmd);
     return 2;
 }
