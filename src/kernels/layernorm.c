@@ -84,6 +84,59 @@ static size_t chunk_rows(size_t dim) {
     return c;
 }
 
+/* Fused path (dx and dgamma/dbeta wanted, 2·FUSE_GROUPS·dim <= FUSE_MAX_FLOATS):
+ * rows go in chunks of FUSE_GROUPS groups of FUSE_GROUP_ROWS rows.  The
+ * thread that takes a group computes its rows' dx and, in the same pass,
+ * the group's column partial sums (rows in order) into part[group]; after a
+ * barrier each thread adds, for its columns, the chunk's group partials in
+ * group order into dgamma/dbeta.  Groups are fixed by the row index alone,
+ * so every sum has the same order for any thread count, and x, dy are read
+ * once.  part lives on the caller's stack (64 KB). */
+#define FUSE_GROUPS ((size_t)8)
+#define FUSE_GROUP_ROWS ((size_t)16)
+#define FUSE_MAX_FLOATS ((size_t)16384)
+
+/* As lam_norm_rows_backward, dx != NULL and 2·FUSE_GROUPS·dim <= FUSE_MAX_FLOATS. */
+static void rows_backward_fused(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                const float *gamma, const float *mean, const float *rstd, size_t rows, size_t dim,
+                                int nt) {
+    const lam_norm_ukr *u = lam_norm_ukr_get();
+    const size_t G = FUSE_GROUP_ROWS, ch = FUSE_GROUPS * FUSE_GROUP_ROWS;
+    float part[FUSE_MAX_FLOATS]; /* [group][dgamma, dbeta][dim] */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        size_t j0, j1;
+        lam_split(dim, LAM_COL_BLOCK, T, t, &j0, &j1);
+        for (size_t c0 = 0; c0 < rows; c0 += ch) {
+            size_t c1 = rows - c0 < ch ? rows : c0 + ch, ng = (c1 - c0 + G - 1) / G;
+#pragma omp for schedule(static)
+            for (size_t g = 0; g < ng; g++) {
+                float *pg = part + g * 2 * dim, *pb = pg + dim;
+                for (size_t j = 0; j < 2 * dim; j++) pg[j] = 0.0f;
+                size_t i1 = c0 + (g + 1) * G < c1 ? c0 + (g + 1) * G : c1;
+                for (size_t i = c0 + g * G; i < i1; i++) {
+                    size_t o = i * dim;
+                    if (mean)
+                        u->ln_row_backward(dx + o, pg, pb, dy + o, x + o, gamma, dim, mean[i], rstd[i]);
+                    else
+                        u->rms_row_backward(dx + o, pg, dy + o, x + o, gamma, dim, rstd[i]);
+                }
+            } /* implicit barrier: the chunk's partials are complete */
+            for (size_t j = j0; j < j1; j++) {
+                float sg = 0.0f, sb = 0.0f;
+                for (size_t g = 0; g < ng; g++) {
+                    sg += part[g * 2 * dim + j];
+                    sb += part[g * 2 * dim + dim + j];
+                }
+                if (dgamma) dgamma[j] += sg;
+                if (dbeta) dbeta[j] += sb;
+            }
+#pragma omp barrier /* part is reused by the next chunk */
+        }
+    }
+}
+
 /* x, dy, dx are (rows, dim); mean (NULL for RMSNorm), rstd are (rows); gamma, dgamma, dbeta are (dim). */
 void lam_norm_rows_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                             const float *gamma, const float *mean, const float *rstd, size_t rows, size_t dim) {
@@ -92,6 +145,11 @@ void lam_norm_rows_backward(float *dx, float *dgamma, float *dbeta, const float 
     const int cols = dgamma != NULL || dbeta != NULL;
     if (!dx && !cols) return;
     int nt = lam_threads_for(2 * rows * dim);
+    if (dx && cols && 2 * FUSE_GROUPS * dim <= FUSE_MAX_FLOATS) {
+        rows_backward_fused(dx, dgamma, dbeta, dy, x, gamma, mean, rstd, rows, dim, nt);
+        return;
+    }
+    /* General path (wide rows, or only dx, or only dgamma/dbeta). */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int T = omp_get_num_threads(), t = omp_get_thread_num();
@@ -105,19 +163,21 @@ void lam_norm_rows_backward(float *dx, float *dgamma, float *dbeta, const float 
                 for (size_t i = c0; i < c1; i++) {
                     size_t o = i * dim;
                     if (mean)
-                        u->ln_row_backward(dx + o, dy + o, x + o, gamma, dim, mean[i], rstd[i]);
+                        u->ln_row_backward(dx + o, NULL, NULL, dy + o, x + o, gamma, dim, mean[i], rstd[i]);
                     else
-                        u->rms_row_backward(dx + o, dy + o, x + o, gamma, dim, rstd[i]);
+                        u->rms_row_backward(dx + o, NULL, dy + o, x + o, gamma, dim, rstd[i]);
                 }
                 /* implicit barrier: the chunk is now in cache */
             }
             /* (b) the chunk's columns, split in LAM_COL_BLOCK multiples:
-             *     dgamma += Σ dy·x̂, dbeta += Σ dy, each column's rows in order.
+             *     dgamma += Σ dy·x̂, dbeta += Σ dy, each column's rows in order
+             *     (the kernel walks rows contiguously over up to
+             *     LAM_NORM_COL_MAX columns, sums kept on its stack).
              *     Columns are owned by one thread across all chunks, so no
              *     barrier is needed before the next chunk. */
             if (cols)
-                for (size_t j = j0; j < j1; j += LAM_COL_BLOCK) {
-                    size_t nc = j1 - j < LAM_COL_BLOCK ? j1 - j : LAM_COL_BLOCK;
+                for (size_t j = j0; j < j1; j += LAM_NORM_COL_MAX) {
+                    size_t nc = j1 - j < LAM_NORM_COL_MAX ? j1 - j : LAM_NORM_COL_MAX;
                     u->col_dgamma_dbeta(dgamma ? dgamma + j : NULL, dbeta ? dbeta + j : NULL, dy + c0 * dim + j,
                                         x + c0 * dim + j, mean ? mean + c0 : NULL, rstd + c0, c1 - c0, dim, nc);
                 }

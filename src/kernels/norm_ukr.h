@@ -21,6 +21,9 @@
 
 #include <stddef.h>
 
+/* Widest column range col_dgamma_dbeta takes (a multiple of LAM_COL_BLOCK). */
+#define LAM_NORM_COL_MAX ((size_t)512)
+
 typedef struct lam_norm_ukr {
     /* x is (n).  *sum = Σ (x·s − k), *amax = max |x| (unscaled). */
     void (*row_sum_shift)(float *sum, float *amax, const float *x, size_t n, float s, float k);
@@ -28,15 +31,21 @@ typedef struct lam_norm_ukr {
     float (*row_sum_sqdev)(const float *x, size_t n, float s, float m);
     /* x, y, gamma, beta are (n).  y = (x − m)·r·gamma + beta. */
     void (*row_apply)(float *y, const float *x, const float *gamma, const float *beta, size_t n, float m, float r);
-    /* LayerNorm backward of one row; x, dy, dx, gamma are (n).
-     * x̂ = (x − m)·r, g = dy·gamma, dx = r·(g − mean(g) − x̂·mean(g·x̂)). */
-    void (*ln_row_backward)(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
-                            float r);
-    /* RMSNorm backward of one row: x̂ = x·r, g = dy·gamma, dx = r·(g − x̂·mean(g·x̂)). */
-    void (*rms_row_backward)(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r);
+    /* LayerNorm backward of one row; x, dy, dx, gamma, pg, pb are (n).
+     * x̂ = (x − m)·r, g = dy·gamma, dx = r·(g − mean(g) − x̂·mean(g·x̂)).
+     * When pg is not NULL: pg += dy·x̂ and pb += dy (column partial sums of
+     * dgamma, dbeta; pg and pb both or neither). */
+    void (*ln_row_backward)(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
+                            size_t n, float m, float r);
+    /* RMSNorm backward of one row: x̂ = x·r, g = dy·gamma, dx = r·(g − x̂·mean(g·x̂));
+     * pg (may be NULL) += dy·x̂. */
+    void (*rms_row_backward)(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
+                             float r);
     /* x, dy are (rows, ld) starting at column j0 of the caller's matrix (the
      * pointers are already offset); mean, rstd are (rows); dgamma, dbeta are
-     * (nc), offset likewise.  For every column j < nc, in row order:
+     * (nc), offset likewise; nc <= LAM_NORM_COL_MAX.  The kernel walks the
+     * rows contiguously, keeping the nc column sums in a stack buffer.  For
+     * every column j < nc, in row order:
      *   dgamma[j] += Σ_i dy[i][j]·(x[i][j] − mean[i])·rstd[i]   (mean NULL: 0)
      *   dbeta[j]  += Σ_i dy[i][j]
      * The column's sum is formed first, then added once.  dgamma or dbeta

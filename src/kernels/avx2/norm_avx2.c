@@ -150,10 +150,11 @@ static void a_row_apply(float *y, const float *x, const float *gamma, const floa
 
 /* LayerNorm / RMSNorm backward of one row.  C = 1 centres (LayerNorm: x̂ =
  * (x − m)·r, subtract mean(g)); C = 0 is RMSNorm (x̂ = x·r).  G: gamma given.
- * dx, dy, x, gamma are (n). */
-static inline __attribute__((always_inline)) void row_backward(float *dx, const float *dy, const float *x,
-                                                               const float *gamma, size_t n, float m, float r,
-                                                               int C, int G) {
+ * A: accumulate pg += dy·x̂ (and pb += dy when C).
+ * dx, dy, x, gamma, pg, pb are (n). */
+static inline __attribute__((always_inline)) void row_backward(float *dx, float *pg, float *pb, const float *dy,
+                                                               const float *x, const float *gamma, size_t n,
+                                                               float m, float r, int C, int G, int A) {
     const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r);
     __m256 sg0 = _mm256_setzero_ps(), sg1 = sg0, sx0 = sg0, sx1 = sg0;
     size_t j = 0;
@@ -184,41 +185,67 @@ static inline __attribute__((always_inline)) void row_backward(float *dx, const 
         if (C) sg1 = _mm256_add_ps(sg1, g0);
         sx1 = _mm256_fmadd_ps(g0, h0, sx1);
     }
+#undef XH
+#undef GG
     const float inv = 1.0f / (float)n;
     const __m256 va = _mm256_set1_ps(C ? hsum(_mm256_add_ps(sg0, sg1)) * inv : 0.0f);
     const __m256 vb = _mm256_set1_ps(hsum(_mm256_add_ps(sx0, sx1)) * inv);
-    /* dx = r·((g − mean(g)) − x̂·mean(g·x̂)) */
-    for (j = 0; j + 8 <= n; j += 8) {
-        __m256 g0 = GG(j), h0 = XH(x + j);
-        __m256 t = C ? _mm256_sub_ps(g0, va) : g0;
-        _mm256_storeu_ps(dx + j, _mm256_mul_ps(vr, _mm256_fnmadd_ps(h0, vb, t)));
-    }
-    if (j < n) {
-        __m256i mk = mask_n(n - j);
-        __m256 d = _mm256_maskload_ps(dy + j, mk);
-        __m256 g0 = G ? _mm256_mul_ps(d, _mm256_maskload_ps(gamma + j, mk)) : d;
-        __m256 xv = _mm256_maskload_ps(x + j, mk);
+    /* dx = r·((g − mean(g)) − x̂·mean(g·x̂)); the partials use the same x̂ */
+    for (j = 0; j < n; j += 8) {
+        const int full = j + 8 <= n;
+        const __m256i mk = full ? _mm256_set1_epi32(-1) : mask_n(n - j);
+        __m256 d = full ? _mm256_loadu_ps(dy + j) : _mm256_maskload_ps(dy + j, mk);
+        __m256 g0 = G ? _mm256_mul_ps(d, full ? _mm256_loadu_ps(gamma + j) : _mm256_maskload_ps(gamma + j, mk)) : d;
+        __m256 xv = full ? _mm256_loadu_ps(x + j) : _mm256_maskload_ps(x + j, mk);
         __m256 h0 = C ? _mm256_mul_ps(_mm256_sub_ps(xv, vm), vr) : _mm256_mul_ps(xv, vr);
         __m256 t = C ? _mm256_sub_ps(g0, va) : g0;
-        _mm256_maskstore_ps(dx + j, mk, _mm256_mul_ps(vr, _mm256_fnmadd_ps(h0, vb, t)));
+        __m256 o = _mm256_mul_ps(vr, _mm256_fnmadd_ps(h0, vb, t));
+        if (full) {
+            _mm256_storeu_ps(dx + j, o);
+            if (A) {
+                _mm256_storeu_ps(pg + j, _mm256_fmadd_ps(d, h0, _mm256_loadu_ps(pg + j)));
+                if (C) _mm256_storeu_ps(pb + j, _mm256_add_ps(_mm256_loadu_ps(pb + j), d));
+            }
+        } else {
+            _mm256_maskstore_ps(dx + j, mk, o);
+            if (A) {
+                _mm256_maskstore_ps(pg + j, mk, _mm256_fmadd_ps(d, h0, _mm256_maskload_ps(pg + j, mk)));
+                if (C) _mm256_maskstore_ps(pb + j, mk, _mm256_add_ps(_mm256_maskload_ps(pb + j, mk), d));
+            }
+        }
     }
-#undef XH
-#undef GG
 }
 
-static void a_ln_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
-                              float r) {
-    if (gamma)
-        row_backward(dx, dy, x, gamma, n, m, r, 1, 1);
-    else
-        row_backward(dx, dy, x, dy, n, m, r, 1, 0);
+static void a_ln_row_backward(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
+                              size_t n, float m, float r) {
+    const float *gm = gamma ? gamma : dy;
+    if (pg) {
+        if (gamma)
+            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 1, 1);
+        else
+            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 0, 1);
+    } else {
+        if (gamma)
+            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 1, 0);
+        else
+            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 0, 0);
+    }
 }
 
-static void a_rms_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r) {
-    if (gamma)
-        row_backward(dx, dy, x, gamma, n, 0.0f, r, 0, 1);
-    else
-        row_backward(dx, dy, x, dy, n, 0.0f, r, 0, 0);
+static void a_rms_row_backward(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
+                               float r) {
+    const float *gm = gamma ? gamma : dy;
+    if (pg) {
+        if (gamma)
+            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 1, 1);
+        else
+            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 0, 1);
+    } else {
+        if (gamma)
+            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 1, 0);
+        else
+            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 0, 0);
+    }
 }
 
 /* Masks for a block of nc <= 16 columns. */
@@ -228,30 +255,37 @@ static inline void masks16(size_t nc, __m256i *k0, __m256i *k1) {
 }
 #define LD(p, k) _mm256_maskload_ps((p), (k))
 
-/* x, dy are (rows, ld); mean, rstd are (rows); dgamma, dbeta are (nc). */
+/* x, dy are (rows, ld); mean, rstd are (rows); dgamma, dbeta are (nc), nc <= LAM_NORM_COL_MAX.
+ * Rows are walked contiguously; the column sums live in a stack buffer. */
 static void a_col_dgamma_dbeta(float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                                const float *rstd, size_t rows, size_t ld, size_t nc) {
-    __m256i k0, k1;
-    masks16(nc, &k0, &k1);
-    __m256 g0 = _mm256_setzero_ps(), g1 = g0, b0 = g0, b1 = g0;
+    _Alignas(32) float sg[LAM_NORM_COL_MAX], sb[LAM_NORM_COL_MAX];
+    const size_t nv = nc / 8 * 8;
+    const __m256i kt = mask_n(nc - nv);
+    for (size_t j = 0; j < nc; j++) sg[j] = sb[j] = 0.0f;
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + i * ld, *dr = dy + i * ld;
-        __m256 vm = _mm256_set1_ps(mean ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
-        __m256 d0 = LD(dr, k0), d1 = LD(dr + 8, k1);
-        __m256 h0 = _mm256_mul_ps(_mm256_sub_ps(LD(xr, k0), vm), vr);
-        __m256 h1 = _mm256_mul_ps(_mm256_sub_ps(LD(xr + 8, k1), vm), vr);
-        g0 = _mm256_fmadd_ps(d0, h0, g0);
-        g1 = _mm256_fmadd_ps(d1, h1, g1);
-        b0 = _mm256_add_ps(b0, d0);
-        b1 = _mm256_add_ps(b1, d1);
+        const __m256 vm = _mm256_set1_ps(mean ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
+        size_t j = 0;
+        for (; j < nv; j += 8) {
+            __m256 d = _mm256_loadu_ps(dr + j);
+            __m256 h = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), vm), vr);
+            _mm256_store_ps(sg + j, _mm256_fmadd_ps(d, h, _mm256_load_ps(sg + j)));
+            _mm256_store_ps(sb + j, _mm256_add_ps(_mm256_load_ps(sb + j), d));
+        }
+        if (j < nc) { /* same operations, masked */
+            __m256 d = _mm256_maskload_ps(dr + j, kt);
+            __m256 h = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + j, kt), vm), vr);
+            _mm256_store_ps(sg + j, _mm256_fmadd_ps(d, h, _mm256_load_ps(sg + j)));
+            _mm256_store_ps(sb + j, _mm256_add_ps(_mm256_load_ps(sb + j), d));
+        }
     }
-    if (dgamma) {
-        _mm256_maskstore_ps(dgamma, k0, _mm256_add_ps(LD(dgamma, k0), g0));
-        _mm256_maskstore_ps(dgamma + 8, k1, _mm256_add_ps(LD(dgamma + 8, k1), g1));
-    }
-    if (dbeta) {
-        _mm256_maskstore_ps(dbeta, k0, _mm256_add_ps(LD(dbeta, k0), b0));
-        _mm256_maskstore_ps(dbeta + 8, k1, _mm256_add_ps(LD(dbeta + 8, k1), b1));
+    for (size_t j = 0; j < nc; j += 8) {
+        __m256i k = j + 8 <= nc ? _mm256_set1_epi32(-1) : kt;
+        if (dgamma)
+            _mm256_maskstore_ps(dgamma + j, k, _mm256_add_ps(_mm256_maskload_ps(dgamma + j, k), _mm256_load_ps(sg + j)));
+        if (dbeta)
+            _mm256_maskstore_ps(dbeta + j, k, _mm256_add_ps(_mm256_maskload_ps(dbeta + j, k), _mm256_load_ps(sb + j)));
     }
 }
 

@@ -66,8 +66,8 @@ static void g_row_apply(float *y, const float *x, const float *gamma, const floa
 }
 
 /* dx, dy, x, gamma are (n).  Forward: y = (x − m)·r·gamma + beta. */
-static void g_ln_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
-                              float r) {
+static void g_ln_row_backward(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
+                              size_t n, float m, float r) {
     float sg[NL] = {0}, sgx[NL] = {0};
     size_t j = 0;
     for (; j + NL <= n; j += NL)
@@ -91,10 +91,16 @@ static void g_ln_row_backward(float *dx, const float *dy, const float *x, const 
         float xh = (x[j] - m) * r;
         dx[j] = r * ((g - a) - xh * b);
     }
+    if (pg)
+        for (j = 0; j < n; j++) {
+            pg[j] += dy[j] * ((x[j] - m) * r);
+            pb[j] += dy[j];
+        }
 }
 
 /* dx, dy, x, gamma are (n).  Forward: y = x·r·gamma. */
-static void g_rms_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r) {
+static void g_rms_row_backward(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
+                               float r) {
     float sgx[NL] = {0};
     size_t j = 0;
     for (; j + NL <= n; j += NL)
@@ -112,12 +118,16 @@ static void g_rms_row_backward(float *dx, const float *dy, const float *x, const
         float g = gamma ? dy[j] * gamma[j] : dy[j];
         dx[j] = r * (g - (x[j] * r) * b);
     }
+    if (pg)
+        for (j = 0; j < n; j++) pg[j] += dy[j] * (x[j] * r);
 }
 
-/* x, dy are (rows, ld) from column 0 of the block; mean, rstd are (rows); dgamma, dbeta are (nc). */
+/* x, dy are (rows, ld) from column 0 of the range; mean, rstd are (rows); dgamma, dbeta are (nc),
+ * nc <= LAM_NORM_COL_MAX. */
 static void g_col_dgamma_dbeta(float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                                const float *rstd, size_t rows, size_t ld, size_t nc) {
-    float sg[16] = {0}, sb[16] = {0};
+    float sg[LAM_NORM_COL_MAX], sb[LAM_NORM_COL_MAX];
+    for (size_t j = 0; j < nc; j++) sg[j] = sb[j] = 0.0f;
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + i * ld, *dr = dy + i * ld;
         float m = mean ? mean[i] : 0.0f, r = rstd[i];
