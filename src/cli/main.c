@@ -19,7 +19,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "lamina: missing command (see lamina --help)\n");
         return 2;
     }
     const char *cmd = argv[1];
