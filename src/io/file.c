@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static int split_path(const char *path, char **dir, const char **base) {
     return 0;
 }
 
-static unsigned long temp_counter;
+static atomic_ulong temp_counter;   /* unique temporary names across threads */
 
 lam_status lam_file_write_atomic(const char *path, lam_file_producer fn, void *ctx, lam_error *e) {
     char *dir;
@@ -122,7 +123,8 @@ lam_status lam_file_write_atomic(const char *path, lam_file_producer fn, void *c
     int fd = -1, err = 0;
     int prefix = (int)(base - path);   /* "dir/" part of path, possibly empty */
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, tlen, "%.*s.%s.tmp.%ld.%lu", prefix, path, base, (long)getpid(), temp_counter++);
+        snprintf(tmp, tlen, "%.*s.%s.tmp.%ld.%lu", prefix, path, base, (long)getpid(),
+                 (unsigned long)atomic_fetch_add(&temp_counter, 1));
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         err = errno;
         if (fd < 0 && err != EEXIST && err != EISDIR) break;   /* EEXIST: taken (a file or directory), next name */
