@@ -35,7 +35,7 @@ int cli_bench_norm(int argc, char **argv) {
         return 0;
     }
     int rc = bench_parse_common(argc, argv, &threads, &reps, &json);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? 0 : rc; /* CLI_HELP: usage printed */
     lam_set_num_threads(threads);
 
     static const size_t shapes[2][2] = {{4096, 768}, {16384, 1024}};

@@ -1,10 +1,9 @@
 /* Timing helpers shared by the benchmarks. */
 #define _POSIX_C_SOURCE 200809L
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "lamina.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,35 +54,20 @@ double bench_copy_bandwidth(size_t bytes, int reps) {
     return 2.0 * (double)(n * sizeof(float)) / best;
 }
 
-static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "lamina bench: %s expects an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, s);
-        return 2;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int bench_parse_common(int argc, char **argv, int *threads, int *reps, int *json) {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            *json = 1;
-        } else if (!strcmp(a, "--threads") || !strcmp(a, "--reps")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "lamina bench: %s needs a value\n", a);
-                return 2;
-            }
-            int rc = !strcmp(a, "--threads") ? parse_int(a, argv[++i], 1, 1024, threads)
-                                             : parse_int(a, argv[++i], 1, 100000, reps);
-            if (rc) return rc;
-        } else {
-            fprintf(stderr, "lamina bench: unknown option '%s'\n", a);
-            return 2;
-        }
+    long long t = *threads, r = *reps;
+    cli_flag flags[] = {
+        CLI_FLAG_INT("--threads", &t, 1, 1024, "N", "threads (default: all cores)"),
+        CLI_FLAG_INT("--reps", &r, 1, 100000, "N", "repetitions; best and median are reported"),
+        CLI_FLAG_SWITCH("--json", json, "one JSON object instead of the table"),
+    };
+    int rc = cli_parse("bench", flags, sizeof flags / sizeof flags[0], argc, argv, NULL, 0, NULL);
+    if (rc == CLI_HELP) {
+        printf("usage: lamina bench WHAT [options]\n");
+        cli_print_flags(stdout, flags, sizeof flags / sizeof flags[0]);
+        return CLI_HELP;
     }
-    return 0;
+    *threads = (int)t;
+    *reps = (int)r;
+    return rc;
 }

@@ -17,8 +17,8 @@ double bench_copy_bandwidth(size_t bytes, int reps);
 /* Touches every page so first-touch costs stay out of the timings. */
 void bench_touch(float *p, size_t n, float value);
 void *bench_alloc(size_t bytes);                /* 64-byte aligned; exits with a message on failure */
-/* Parses "--threads N" / "--reps N" style options shared by the benches;
- * returns 0, or 2 after printing a one-line error. */
+/* Parses --threads N, --reps N, --json shared by the benches; returns 0,
+ * 2 after printing a one-line error, or CLI_HELP after printing the usage. */
 int bench_parse_common(int argc, char **argv, int *threads, int *reps, int *json);
 
 #endif
