@@ -6,16 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenBLAS (the OpenMP build Debian ships as libopenblas0-openmp) shares the
- * OpenMP thread pool; its own setter is weak so other BLAS still link. */
-void openblas_set_num_threads(int) __attribute__((weak));
 
 const char *lam_version(void) { return "0.1.0"; }
 
 void lam_set_num_threads(int n) {
     if (n < 1) n = 1;
-    omp_set_num_threads(n);
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    omp_set_num_threads(n);   /* the BLAS runs single-threaded inside lamina's threads (gemm.c) */
 }
 
 int lam_get_num_threads(void) { return omp_get_max_threads(); }

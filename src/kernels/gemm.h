@@ -1,0 +1,30 @@
+/* Internal: the one seam between lamina and a BLAS.  Every matrix product in
+ * lamina goes through lam_gemm; gemm.c maps it to CBLAS (OpenBLAS by default,
+ * any CBLAS at build time: cmake -DLAMINA_BLAS=<pkg-config module>).
+ * Also the two non-GEMM helpers that sit beside every Linear: bias add and
+ * the deterministic column sum that gives the bias gradient. */
+#ifndef LAMINA_KERNELS_GEMM_H
+#define LAMINA_KERNELS_GEMM_H
+
+#include <stddef.h>
+
+typedef enum { LAM_NO_TRANS = 0, LAM_TRANS = 1 } lam_trans;
+
+/* C = alpha·op(A)·op(B) + beta·C, row-major.
+ * op(A) is (M, K): A is (M, K) with leading dimension lda, or (K, M) if ta;
+ * op(B) is (K, N): B is (K, N) with leading dimension ldb, or (N, K) if tb;
+ * C is (M, N) with leading dimension ldc.  With beta == 0, C is not read.
+ * Sizes beyond the BLAS's int range are split into pieces. */
+void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+              const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* db is (n); dy is (rows, n) with leading dimension ld.
+ * db[j] += Σ_i dy[i·ld + j], each column summed over the rows in order, the
+ * columns split between threads in LAM_COL_BLOCK multiples: the result is
+ * bit-identical for any thread count. */
+void lam_colsum_add(float *db, const float *dy, size_t rows, size_t n, size_t ld);
+
+/* y is (rows, n), b is (n): y[i, :] += b for every row. */
+void lam_bias_add(float *y, const float *b, size_t rows, size_t n);
+
+#endif

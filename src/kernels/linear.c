@@ -1,0 +1,20 @@
+/* Linear layer, torch.nn.Linear layout: y = x·wᵀ + b. */
+#include "kernels/gemm.h"
+#include "lamina.h"
+
+/* x is (rows, in), w is (out, in), b is (out) or NULL, y is (rows, out). */
+void lam_linear_forward(float *y, const float *x, const float *w, const float *b, size_t rows, size_t in,
+                        size_t out) {
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    if (b) lam_bias_add(y, b, rows, out);
+}
+
+/* dy is (rows, out); dx is (rows, in), written; dw (out, in) and db (out)
+ * are accumulated.  Differentiates y = x·wᵀ + b:
+ *   dx = dy·w,  dw += dyᵀ·x,  db += Σ_rows dy. */
+void lam_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                         size_t rows, size_t in, size_t out) {
+    if (dx) lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, rows, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+    if (dw) lam_gemm(LAM_TRANS, LAM_NO_TRANS, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    if (db) lam_colsum_add(db, dy, rows, out, out);
+}

@@ -1,0 +1,194 @@
+/* Linear layer and the GEMM seam against float64 references; finite
+ * differences; accumulate/NULL semantics; thread-count bit-identity. */
+#include "check.h"
+#include "kernels/gemm.h"
+#include "lamina.h"
+
+/* y = x·wᵀ + b in double. */
+static void ref_forward(double *y, const float *x, const float *w, const float *b, size_t rows, size_t in,
+                        size_t out) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t o = 0; o < out; o++) {
+            double s = b ? b[o] : 0.0;
+            for (size_t k = 0; k < in; k++) s += (double)x[i * in + k] * w[o * in + k];
+            y[i * out + o] = s;
+        }
+}
+
+/* dx = dy·w, dw = dyᵀ·x, db = Σ dy in double (not accumulated). */
+static void ref_backward(double *dx, double *dw, double *db, const float *dy, const float *x, const float *w,
+                         size_t rows, size_t in, size_t out) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t k = 0; k < in; k++) {
+            double s = 0;
+            for (size_t o = 0; o < out; o++) s += (double)dy[i * out + o] * w[o * in + k];
+            dx[i * in + k] = s;
+        }
+    for (size_t o = 0; o < out; o++) {
+        double sb = 0;
+        for (size_t k = 0; k < in; k++) {
+            double s = 0;
+            for (size_t i = 0; i < rows; i++) s += (double)dy[i * out + o] * x[i * in + k];
+            dw[o * in + k] = s;
+        }
+        for (size_t i = 0; i < rows; i++) sb += dy[i * out + o];
+        db[o] = sb;
+    }
+}
+
+static void check_shape(size_t rows, size_t in, size_t out, int with_bias, unsigned long long seed) {
+    size_t nx = rows * in, nw = out * in, ny = rows * out;
+    float *x = check_alloc(nx * 4), *w = check_alloc(nw * 4), *b = check_alloc(out * 4), *y = check_alloc(ny * 4);
+    float *dy = check_alloc(ny * 4), *dx = check_alloc(nx * 4), *dw = check_alloc(nw * 4), *db = check_alloc(out * 4);
+    double *ry = check_alloc(ny * 8), *rdx = check_alloc(nx * 8), *rdw = check_alloc(nw * 8), *rdb = check_alloc(out * 8);
+    check_fill_normal(x, nx, 0, 1, seed);
+    check_fill_normal(w, nw, 0, 0.5, seed + 1);
+    check_fill_normal(b, out, 0.3, 1, seed + 2);
+    check_fill_normal(dy, ny, 0, 1, seed + 3);
+    const float *bb = with_bias ? b : NULL;
+
+    lam_linear_forward(y, x, w, bb, rows, in, out);
+    ref_forward(ry, x, w, bb, rows, in, out);
+    double e = check_rel_err_f64(y, ry, ny, 1e-30);
+    /* fp32 dot products of length `in`: error grows like sqrt(in)·2^-24 */
+    double tol = 1e-6 * (1.0 + sqrt((double)in));
+    CHECK(e <= tol, "forward %zux%zux%zu bias=%d: rel err %.3g > %.3g", rows, in, out, with_bias, e, tol);
+
+    /* backward: dx written, dw/db accumulated onto a start value */
+    for (size_t i = 0; i < nx; i++) dx[i] = 12345.0f;   /* must be overwritten */
+    for (size_t i = 0; i < nw; i++) dw[i] = 0.25f;
+    for (size_t i = 0; i < out; i++) db[i] = -0.5f;
+    lam_linear_backward(dx, dw, db, dy, x, w, rows, in, out);
+    ref_backward(rdx, rdw, rdb, dy, x, w, rows, in, out);
+    for (size_t i = 0; i < nw; i++) rdw[i] += 0.25;
+    for (size_t i = 0; i < out; i++) rdb[i] += -0.5;
+    double tolr = 1e-6 * (1.0 + sqrt((double)(rows > out ? rows : out)));
+    e = check_rel_err_f64(dx, rdx, nx, 1e-30);
+    CHECK(e <= tolr, "dx %zux%zux%zu: rel err %.3g", rows, in, out, e);
+    e = check_rel_err_f64(dw, rdw, nw, 1e-30);
+    CHECK(e <= tolr, "dw += %zux%zux%zu: rel err %.3g", rows, in, out, e);
+    e = check_rel_err_f64(db, rdb, out, 1e-30);
+    CHECK(e <= tolr, "db += %zux%zux%zu: rel err %.3g", rows, in, out, e);
+
+    /* NULL skips: only db asked for leaves dx, dw untouched */
+    for (size_t i = 0; i < nx; i++) dx[i] = 7.0f;
+    float dw0 = dw[0];
+    lam_linear_backward(NULL, NULL, db, dy, x, w, rows, in, out);
+    CHECK(dx[0] == 7.0f && dw[0] == dw0, "NULL outputs must be skipped");
+    free(x); free(w); free(b); free(y); free(dy); free(dx); free(dw); free(db);
+    free(ry); free(rdx); free(rdw); free(rdb);
+}
+
+/* The loss L = Σ y·c; dL/dx, dL/dw, dL/db by central differences in float64
+ * through the float forward, against the backward. */
+static void check_finite_differences(void) {
+    const size_t rows = 3, in = 5, out = 4;
+    float x[15], w[20], b[4], c[12], y[12], dx[15], dw[20] = {0}, db[4] = {0};
+    check_fill_normal(x, 15, 0, 1, 11);
+    check_fill_normal(w, 20, 0, 1, 12);
+    check_fill_normal(b, 4, 0, 1, 13);
+    check_fill_normal(c, 12, 0, 1, 14);
+    lam_linear_backward(dx, dw, db, c, x, w, rows, in, out);
+    float *params[3] = {x, w, b}, *grads[3] = {dx, dw, db};
+    size_t sizes[3] = {15, 20, 4};
+    const char *names[3] = {"x", "w", "b"};
+    for (int p = 0; p < 3; p++)
+        for (size_t i = 0; i < sizes[p]; i++) {
+            float keep = params[p][i], h = 1e-2f;
+            double lp = 0, lm = 0;
+            params[p][i] = keep + h;
+            lam_linear_forward(y, x, w, b, rows, in, out);
+            for (size_t k = 0; k < 12; k++) lp += (double)y[k] * c[k];
+            params[p][i] = keep - h;
+            lam_linear_forward(y, x, w, b, rows, in, out);
+            for (size_t k = 0; k < 12; k++) lm += (double)y[k] * c[k];
+            params[p][i] = keep;
+            double fd = (lp - lm) / (2.0 * ((double)(keep + h) - (double)(keep - h)) / 2.0) / 2.0 * 2.0;
+            fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
+            CHECK(fabs(fd - grads[p][i]) <= 2e-3 * (1 + fabs(fd)), "finite difference d%s[%zu]: %g vs %g", names[p],
+                  i, fd, (double)grads[p][i]);
+        }
+}
+
+static int same_bits(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+/* Forward and backward give the same bits on 1, 2 and 3 threads. */
+static void check_thread_identity(void) {
+    const size_t rows = 517, in = 301, out = 263;
+    size_t nx = rows * in, nw = out * in, ny = rows * out;
+    float *x = check_alloc(nx * 4), *w = check_alloc(nw * 4), *b = check_alloc(out * 4), *dy = check_alloc(ny * 4);
+    float *y[3], *dx[3], *dw[3], *db[3];
+    check_fill_normal(x, nx, 0, 1, 21);
+    check_fill_normal(w, nw, 0, 1, 22);
+    check_fill_normal(b, out, 0, 1, 23);
+    check_fill_normal(dy, ny, 0, 1, 24);
+    for (int t = 0; t < 3; t++) {
+        y[t] = check_alloc(ny * 4);
+        dx[t] = check_alloc(nx * 4);
+        dw[t] = calloc(nw, 4);
+        db[t] = calloc(out, 4);
+        lam_set_num_threads(t + 1);
+        lam_linear_forward(y[t], x, w, b, rows, in, out);
+        lam_linear_backward(dx[t], dw[t], db[t], dy, x, w, rows, in, out);
+    }
+    for (int t = 1; t < 3; t++) {
+        CHECK(same_bits(y[0], y[t], ny), "forward differs between 1 and %d threads", t + 1);
+        CHECK(same_bits(dx[0], dx[t], nx), "dx differs between 1 and %d threads", t + 1);
+        CHECK(same_bits(dw[0], dw[t], nw), "dw differs between 1 and %d threads", t + 1);
+        CHECK(same_bits(db[0], db[t], out), "db differs between 1 and %d threads", t + 1);
+    }
+    for (int t = 0; t < 3; t++) { free(y[t]); free(dx[t]); free(dw[t]); free(db[t]); }
+    free(x); free(w); free(b); free(dy);
+    lam_set_num_threads(2);
+}
+
+/* lam_colsum_add with a leading dimension wider than the columns summed, and
+ * columns crossing the thread blocks; against a double sum. */
+static void check_colsum(void) {
+    const size_t rows = 4099, n = 1000, ld = 1003;
+    float *dy = check_alloc(rows * ld * 4), *db = check_alloc(n * 4);
+    check_fill_normal(dy, rows * ld, 1e3, 1, 31);
+    for (size_t j = 0; j < n; j++) db[j] = 1.0f;
+    lam_colsum_add(db, dy, rows, n, ld);
+    double worst = 0;
+    for (size_t j = 0; j < n; j++) {
+        double s = 1.0;
+        for (size_t i = 0; i < rows; i++) s += dy[i * ld + j];
+        double e = fabs(db[j] - s) / fabs(s);
+        if (!(e <= worst)) worst = e;
+    }
+    /* a sequential float sum of `rows` terms: relative error <= rows·2^-24 */
+    CHECK(worst <= (double)rows * 6e-8, "colsum rel err %.3g", worst);
+    free(dy);
+    free(db);
+}
+
+/* K = 0 and beta semantics of the seam. */
+static void check_gemm_edges(void) {
+    float c[4] = {1, 2, 3, 4}, a[1] = {0}, b[1] = {0};
+    lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, 2, 2, 0, 1.0f, a, 1, b, 2, 0.5f, c, 2);
+    CHECK(c[0] == 0.5f && c[3] == 2.0f, "K = 0 scales C by beta");
+    float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, C[4] = {NAN, NAN, NAN, NAN};
+    /* A (2,3)·B (3,2) with beta 0 must not read C's NaN */
+    lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2);
+    CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "2x3·3x2 = [4 5; 10 11], got [%g %g; %g %g]", C[0], C[1],
+          C[2], C[3]);
+    /* transposed operands: Aᵀ (A stored (3,2)) times Bᵀ (B stored (2,3)) */
+    float At[6] = {1, 4, 2, 5, 3, 6}, Bt[6] = {1, 0, 1, 0, 1, 1};
+    lam_gemm(LAM_TRANS, LAM_TRANS, 2, 2, 3, 1.0f, At, 2, Bt, 3, 0.0f, C, 2);
+    CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "transposed operands");
+}
+
+int main(void) {
+    lam_set_num_threads(2);
+    static const size_t shapes[][3] = {{1, 1, 1}, {2, 3, 5}, {7, 13, 11}, {37, 1, 29}, {1, 64, 1},
+                                       {5, 17, 1}, {127, 33, 65}, {256, 768, 96}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int bias = 0; bias < 2; bias++)
+            check_shape(shapes[s][0], shapes[s][1], shapes[s][2], bias, 100 + s);
+    check_finite_differences();
+    check_thread_identity();
+    check_colsum();
+    check_gemm_edges();
+    return check_done("linear");
+}
