@@ -168,6 +168,177 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
 /* Frees the calling thread's workspace (lam_ffn_backward's scratch). */
 void lam_release_workspace(void);
 
+
+/* ------------------------------------------------------------------------
+ * Transformer language model (GPT-2 style, byte-level)
+ *
+ * Vocabulary 256 (token id = byte value); learned token and position
+ * embeddings; `layers` blocks of causal multi-head self-attention (fused
+ * q,k,v projection) and a feed-forward sublayer, each around a residual add;
+ * LM head tied to the token embedding; mean cross-entropy over all positions.
+ *   placement pre:  x = x + f(norm(x)) for each sublayer; a final norm before the head.
+ *   placement post: x = norm(x + f(x)) for each sublayer; no final norm.
+ *   norm none:      the norms are the identity (and hold no parameters).
+ * BatchNorm normalizes each channel over all batch·time rows in training mode
+ * and uses its running statistics in evaluation mode.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { LAM_NORM_LAYERNORM = 0, LAM_NORM_RMSNORM = 1, LAM_NORM_BATCHNORM = 2, LAM_NORM_NONE = 3 } lam_norm;
+typedef enum { LAM_PLACE_PRE = 0, LAM_PLACE_POST = 1 } lam_placement;
+typedef enum {
+    LAM_MLP_RELU = 0, LAM_MLP_GELU = 1, LAM_MLP_GELU_TANH = 2, LAM_MLP_SILU = 3,
+    LAM_MLP_SWIGLU = 4, LAM_MLP_GEGLU = 5   /* gated: SiLU / GELU gate ⊙ a second projection */
+} lam_mlp;
+
+#define LAM_VOCAB 256
+#define LAM_MAX_CTX 65536
+
+typedef struct lam_model_config {
+    size_t layers, heads, dim, ctx;
+    size_t hidden;          /* 0 = default: 4·dim, gated 8/3·dim rounded up to a multiple of 8 */
+    lam_norm norm;
+    lam_placement placement;
+    lam_mlp act;
+    float eps;              /* norm epsilon, default 1e-5 */
+    float bn_momentum;      /* BatchNorm running-statistics momentum, default 0.1 */
+} lam_model_config;
+
+/* Defaults: layers 4, heads 4, dim 256, ctx 128, hidden 0, layernorm, pre, gelu_tanh, eps 1e-5. */
+void lam_model_config_default(lam_model_config *c);
+/* Sets one field from text, as the CLI flags and checkpoint metadata spell it:
+ * key is layers|heads|dim|ctx|hidden|norm|placement|act|eps|bn_momentum;
+ * norm is layernorm|rmsnorm|batchnorm|none, placement pre|post, act
+ * relu|gelu|gelu_tanh|silu|swiglu|geglu.  Unknown keys and malformed values
+ * are LAM_ERR_ARG with a message naming them. */
+lam_status lam_model_config_set(lam_model_config *c, const char *key, const char *value, lam_error *err);
+/* Checks every field and their combination (dim divisible by heads, sizes
+ * within limits, ...); fills hidden when 0.  LAM_ERR_ARG with a message. */
+lam_status lam_model_config_check(lam_model_config *c, lam_error *err);
+const char *lam_norm_name(lam_norm n);
+const char *lam_placement_name(lam_placement p);
+const char *lam_mlp_name(lam_mlp a);
+
+typedef struct lam_model lam_model;
+
+/* Creates a model for micro-batches of up to max_batch sequences of up to ctx
+ * tokens: parameters, gradients and activations are allocated here, once.
+ * Weights are GPT-2-initialized from `seed`: N(0, 0.02), the attention and
+ * MLP output projections N(0, 0.02/sqrt(2·layers)), biases 0, gamma 1, beta 0,
+ * BatchNorm running mean 0 and variance 1. */
+lam_status lam_model_create(lam_model **out, const lam_model_config *c, size_t max_batch, uint64_t seed,
+                            lam_error *err);
+void lam_model_free(lam_model *m);
+const lam_model_config *lam_model_get_config(const lam_model *m);
+size_t lam_model_max_batch(const lam_model *m);
+size_t lam_model_param_count(const lam_model *m);       /* trainable floats */
+/* Bytes allocated for each role. */
+typedef struct lam_memory_plan { size_t params, grads, activations, optimizer; } lam_memory_plan;
+void lam_model_memory(const lam_model *m, lam_memory_plan *plan);   /* optimizer = 0 here */
+
+/* One named tensor as it appears in a file (Hugging Face GPT-2 names and
+ * Conv1D (in, out) shapes).  data/grad point at internal storage, which is
+ * the file layout, or its transpose when `transposed` is set; use
+ * lam_tensor_export/import to convert.  grad is NULL for buffers that are
+ * not trained (BatchNorm running statistics). */
+typedef struct lam_tensor {
+    const char *name;
+    size_t ndim, shape[2];  /* file shape; shape[1] = 1 when ndim == 1 */
+    size_t numel;
+    int transposed;
+    int decay;              /* AdamW weight decay applies (matrices and embeddings) */
+    float *data, *grad;
+} lam_tensor;
+size_t lam_model_tensor_count(const lam_model *m);
+void lam_model_tensor(const lam_model *m, size_t i, lam_tensor *t);
+/* Finds a tensor by name; returns its index or (size_t)-1. */
+size_t lam_model_find_tensor(const lam_model *m, const char *name);
+/* Copies numel floats from internal storage `src` to file layout `dst`, and back. */
+void lam_tensor_export(const lam_tensor *t, float *dst, const float *src);
+void lam_tensor_import(const lam_tensor *t, float *dst, const float *src);
+
+/* Forward over tokens (batch, T), 1 <= batch <= max_batch, 1 <= T <= ctx.
+ * training != 0: BatchNorm uses batch statistics and updates its running
+ * ones; otherwise evaluation mode.  targets (batch, T) may be NULL (no loss;
+ * *loss is set to NaN).  The logits stay available until the next forward. */
+lam_status lam_model_forward(lam_model *m, const uint8_t *tokens, const uint8_t *targets, size_t batch, size_t T,
+                             int training, float *loss, lam_error *err);
+/* logits of the last forward, (batch, T, LAM_VOCAB). */
+const float *lam_model_logits(const lam_model *m);
+void lam_model_zero_grad(lam_model *m);
+/* Backward of the last forward (which must have had targets): gradients of
+ * scale · loss are accumulated (+=) into the parameter gradients. */
+lam_status lam_model_backward(lam_model *m, float scale, lam_error *err);
+/* sqrt of the sum of squares of every gradient, in a fixed order (float64). */
+double lam_model_grad_norm(const lam_model *m);
+/* Mean next-byte cross-entropy over consecutive non-overlapping windows of
+ * ctx inputs: window k predicts data[k·ctx+1 .. (k+1)·ctx] from
+ * data[k·ctx .. (k+1)·ctx−1]; only whole windows; at most max_windows (0 =
+ * all).  Evaluation mode.  Sets the summed loss (nats) and the token count. */
+lam_status lam_model_eval(lam_model *m, const uint8_t *data, size_t len, size_t max_windows, double *loss_sum,
+                          size_t *tokens, lam_error *err);
+
+/* ------------------------------------------------------------------------
+ * Training: AdamW, learning-rate schedule, seeded batches, one step
+ * ---------------------------------------------------------------------- */
+
+typedef struct lam_train_config {
+    size_t steps;           /* optimizer steps, default 1000 */
+    size_t batch;           /* sequences per optimizer step, default 16 */
+    size_t accum;           /* micro-batches per step (batch % accum == 0), default 1 */
+    size_t warmup;          /* linear warmup steps, default 100 */
+    float lr;               /* peak, default 1e-3 */
+    float min_lr;           /* cosine floor; < 0 = 10% of lr (default) */
+    float weight_decay;     /* decoupled, default 0.1 (matrices and embeddings only) */
+    float clip;             /* global gradient-norm clip, default 1.0; 0 = off */
+    float beta1, beta2, adam_eps;   /* 0.9, 0.95, 1e-8 */
+    uint64_t seed;          /* batches (and the model's init in the CLI), default 1337 */
+} lam_train_config;
+
+void lam_train_config_default(lam_train_config *t);
+lam_status lam_train_config_check(lam_train_config *t, lam_error *err);   /* fills min_lr */
+/* Learning rate of optimizer step `step` (0-based): lr·(step+1)/warmup during
+ * warmup, then cosine from lr to min_lr at step == steps−1. */
+float lam_lr_at(const lam_train_config *t, size_t step);
+
+typedef struct lam_trainer lam_trainer;
+typedef struct lam_step_stats {
+    size_t step;            /* the step just taken (0-based) */
+    float loss;             /* mean over the step's micro-batches */
+    float lr;
+    float grad_norm;        /* before clipping */
+    size_t tokens;          /* tokens processed in the step */
+} lam_step_stats;
+
+/* The trainer borrows the model and the training bytes (both must outlive
+ * it) and allocates the AdamW moments.  Batches: each sequence starts at an
+ * offset drawn uniformly from [0, len − ctx − 1] by a generator seeded from
+ * t->seed; the global batch's offsets are drawn in order, so they depend only
+ * on the seed and the step. */
+lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_config *t, const uint8_t *data,
+                              size_t len, lam_error *err);
+void lam_trainer_free(lam_trainer *tr);
+/* One optimizer step = lam_trainer_gradients + lam_trainer_update. */
+lam_status lam_trainer_step(lam_trainer *tr, lam_step_stats *st, lam_error *err);
+/* Zeroes the gradients and accumulates the mean gradient of the next global
+ * batch (accum micro-batches); sets *loss (mean).  Between this and
+ * lam_trainer_update the gradients may be averaged across processes. */
+lam_status lam_trainer_gradients(lam_trainer *tr, float *loss, lam_error *err);
+/* Clips by global norm and applies AdamW at the current step's learning
+ * rate; advances the step.  Fills st (loss is left as given). */
+void lam_trainer_update(lam_trainer *tr, lam_step_stats *st);
+/* AdamW first (which 0) or second (which 1) moment of tensor i, in internal
+ * layout like lam_tensor.data; NULL for untrained tensors. */
+float *lam_trainer_moment(lam_trainer *tr, size_t i, int which);
+size_t lam_trainer_memory(const lam_trainer *tr);   /* bytes of optimizer state */
+
+/* Everything besides the moments that a bit-exact resume needs. */
+typedef struct lam_trainer_state {
+    uint64_t step;          /* optimizer steps taken */
+    uint64_t rng[4];        /* batch generator */
+} lam_trainer_state;
+void lam_trainer_get_state(const lam_trainer *tr, lam_trainer_state *s);
+void lam_trainer_set_state(lam_trainer *tr, const lam_trainer_state *s);
+
 #ifdef __cplusplus
 }
 #endif
