@@ -99,6 +99,29 @@ static int split_path(const char *path, char **dir, const char **base) {
     return 0;
 }
 
+/* Makes a rename inside dir durable. */
+static lam_status sync_dir(const char *dir, lam_error *e) {
+    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (dfd < 0) return LAM_OK;
+    lam_status st = LAM_OK;
+    /* Some file systems refuse fsync on a directory (EINVAL): the rename is
+     * then as durable as they make it. */
+    if (fsync(dfd) != 0 && errno != EINVAL && errno != EBADF)
+        st = lam_fail(e, LAM_ERR_IO, "fsync of the directory failed: %s", strerror(errno));
+    close(dfd);
+    return st;
+}
+
+lam_status lam_file_rename(const char *from, const char *to, lam_error *e) {
+    if (rename(from, to) != 0) return lam_fail(e, LAM_ERR_IO, "cannot rename %s to %s: %s", from, to, strerror(errno));
+    char *dir;
+    const char *base;
+    if (split_path(to, &dir, &base) != 0) return lam_fail(e, LAM_ERR_NOMEM, "out of memory");
+    lam_status st = sync_dir(dir, e);
+    free(dir);
+    return st;
+}
+
 static atomic_ulong temp_counter;   /* unique temporary names across threads */
 
 lam_status lam_file_write_atomic(const char *path, lam_file_producer fn, void *ctx, lam_error *e) {
@@ -139,18 +162,8 @@ lam_status lam_file_write_atomic(const char *path, lam_file_producer fn, void *c
     if (st == LAM_OK && fsync(fd) != 0) st = lam_fail(e, LAM_ERR_IO, "fsync failed: %s", strerror(errno));
     if (close(fd) != 0 && st == LAM_OK) st = lam_fail(e, LAM_ERR_IO, "close failed: %s", strerror(errno));
     if (st == LAM_OK && rename(tmp, path) != 0) st = lam_fail(e, LAM_ERR_IO, "rename failed: %s", strerror(errno));
-    if (st != LAM_OK) {
-        unlink(tmp);
-    } else {
-        int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-        if (dfd >= 0) {
-            /* Some file systems refuse fsync on a directory (EINVAL): the
-             * rename is then as durable as they make it. */
-            if (fsync(dfd) != 0 && errno != EINVAL && errno != EBADF)
-                st = lam_fail(e, LAM_ERR_IO, "fsync of the directory failed: %s", strerror(errno));
-            close(dfd);
-        }
-    }
+    if (st != LAM_OK) unlink(tmp);
+    else st = sync_dir(dir, e);
     free(tmp);
     free(dir);
     return st;

@@ -30,6 +30,9 @@ lam_status lam_file_write_atomic(const char *path, lam_file_producer fn, void *c
 /* The same for a buffer. */
 lam_status lam_file_write_atomic_buf(const char *path, const void *data, size_t len, lam_error *e);
 
+/* Renames from to to (replacing it atomically) and fsyncs to's directory. */
+lam_status lam_file_rename(const char *from, const char *to, lam_error *e);
+
 /* 1 when path names an existing directory, else 0. */
 int lam_file_is_dir(const char *path);
 
