@@ -8,6 +8,20 @@ int cli_bench(int argc, char **argv);
 int cli_bench_norm(int argc, char **argv);
 int cli_bench_ffn(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_sample(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+
+/* ---- shared by train, sample and eval (cli_model.c); each returns 0 or an
+ * exit status after printing one line "lamina CMD: ..." on stderr. */
+#include "lamina.h"
+/* Reads a whole data file; too short (< min_len bytes), empty, missing, a
+ * directory: status 2; an I/O failure: 1. */
+int cli_read_data(const char *cmd, const char *path, size_t min_len, unsigned char **data, size_t *len);
+/* DIR/model.safetensors when dir_or_file is a directory, else itself. */
+void cli_model_path(char *out, size_t n, const char *dir_or_file);
+/* Creates the model a model file describes and loads its weights. */
+int cli_load_model(const char *cmd, const char *dir_or_file, size_t max_batch, lam_model **out);
 
 /* ---- benchmark helpers (bench_util.c) */
 double bench_now(void);                         /* monotonic seconds */
