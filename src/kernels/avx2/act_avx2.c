@@ -1,0 +1,156 @@
+/* Activation micro-kernels, AVX2/FMA: 8 lanes, masked tails (a lane's
+ * arithmetic is the same wherever it falls).  See act_ukr.h for the
+ * formulas.  exp is Cody–Waite reduction + Cephes' degree-6 polynomial
+ * (≈1 ulp), scaled by 2^n in two steps so subnormal results are rounded once.
+ * Exact GELU needs erfc: its lanes are evaluated by lam_act_eval in double. */
+#include "kernels/act_ukr.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+static inline __m256 exp8(__m256 x) {
+    /* max/min return their second operand when either is NaN: NaN passes */
+    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
+    x = _mm256_min_ps(_mm256_set1_ps(88.8f), x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+/* s = σ(z), t = 1 − σ(z), from e = exp(−|z|). */
+static inline void sigmoid8(__m256 z, __m256 *s, __m256 *t) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = exp8(_mm256_or_ps(z, _mm256_set1_ps(-0.0f)));
+    __m256 d = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    __m256 ed = _mm256_mul_ps(e, d);
+    __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+    *s = _mm256_blendv_ps(d, ed, neg);
+    *t = _mm256_blendv_ps(ed, d, neg);
+}
+
+/* y = act(x) and, when d is not NULL, *d = act′(x). */
+static inline __m256 act8(__m256 x, lam_act act, __m256 *d) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    __m256 y, s, t;
+    switch (act) {
+    case LAM_ACT_RELU:
+        if (d) *d = _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), one);
+        return _mm256_max_ps(zero, x);
+    case LAM_ACT_GELU: {
+        float xs[8], ys[8], ds[8];
+        _mm256_storeu_ps(xs, x);
+        for (int i = 0; i < 8; i++) {
+            double v, dv;
+            lam_act_eval(xs[i], LAM_ACT_GELU, &v, &dv);
+            ys[i] = (float)v;
+            ds[i] = (float)dv;
+        }
+        if (d) *d = _mm256_loadu_ps(ds);
+        return _mm256_loadu_ps(ys);
+    }
+    case LAM_ACT_GELU_TANH: {
+        const __m256 k2 = _mm256_set1_ps(1.5957691216057308f), c = _mm256_set1_ps(0.044715f);
+        /* x² capped so the factors stay finite for |x| > 1e15 (where σ is exactly 0 or 1) */
+        __m256 x2 = _mm256_min_ps(_mm256_set1_ps(1e30f), _mm256_mul_ps(x, x));
+        __m256 z = _mm256_mul_ps(_mm256_mul_ps(_mm256_fmadd_ps(c, x2, one), x), k2);
+        sigmoid8(z, &s, &t);
+        y = _mm256_mul_ps(x, s);
+        if (d) {
+            __m256 du = _mm256_mul_ps(k2, _mm256_fmadd_ps(_mm256_set1_ps(3.0f * 0.044715f), x2, one));
+            *d = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(x, s), t), du, s);
+        }
+        break;
+    }
+    case LAM_ACT_SILU:
+    default:
+        sigmoid8(x, &s, &t);
+        y = _mm256_mul_ps(x, s);
+        if (d) *d = _mm256_fmadd_ps(s, _mm256_mul_ps(x, t), s);
+        break;
+    }
+    /* ±∞: the limits (the formulas give ∞·0) */
+    __m256 inf = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(INFINITY), _CMP_EQ_OQ);
+    if (_mm256_movemask_ps(inf)) {
+        __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GT_OQ);
+        y = _mm256_blendv_ps(y, _mm256_and_ps(pos, x), inf);
+        if (d) *d = _mm256_blendv_ps(*d, _mm256_and_ps(pos, one), inf);
+    }
+    return y;
+}
+
+static inline __m256i tail_mask(size_t rem) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Loop over n in blocks of 8 with a masked last block; BODY sees i and mask m. */
+#define FOR8(n, ...)                                                  \
+    for (size_t i = 0; i < (n); i += 8) {                             \
+        __m256i m = tail_mask((n) - i < 8 ? (n) - i : 8);             \
+        __VA_ARGS__                                                   \
+    }
+#define LD(p) _mm256_maskload_ps((p) + i, m)
+#define ST(p, v) _mm256_maskstore_ps((p) + i, m, (v))
+
+static void fwd(float *y, const float *x, size_t n, lam_act act) {
+    FOR8(n, { ST(y, act8(LD(x), act, NULL)); })
+}
+
+static void bwd(float *dx, const float *dy, const float *x, size_t n, lam_act act) {
+    FOR8(n, {
+        __m256 d;
+        act8(LD(x), act, &d);
+        ST(dx, _mm256_mul_ps(LD(dy), d));
+    })
+}
+
+static void bias_fwd(float *h, float *a, const float *b, size_t n, lam_act act) {
+    FOR8(n, {
+        __m256 v = LD(h);
+        if (b) {
+            v = _mm256_add_ps(v, LD(b));
+            ST(h, v);
+        }
+        ST(a, act8(v, act, NULL));
+    })
+}
+
+static void gated_fwd(float *g, float *u, float *mo, const float *b1, const float *b3, size_t n, lam_act act) {
+    FOR8(n, {
+        __m256 gv = LD(g), uv = LD(u);
+        if (b1) {
+            gv = _mm256_add_ps(gv, LD(b1));
+            ST(g, gv);
+        }
+        if (b3) {
+            uv = _mm256_add_ps(uv, LD(b3));
+            ST(u, uv);
+        }
+        ST(mo, _mm256_mul_ps(act8(gv, act, NULL), uv));
+    })
+}
+
+static void gated_bwd(float *dg, float *du, const float *dm, const float *g, const float *u, size_t n, lam_act act) {
+    FOR8(n, {
+        __m256 d, dmv = LD(dm);
+        __m256 a = act8(LD(g), act, &d);
+        ST(du, _mm256_mul_ps(dmv, a));
+        ST(dg, _mm256_mul_ps(_mm256_mul_ps(dmv, LD(u)), d));
+    })
+}
+
+const lam_act_ukr lam_act_ukr_avx2 = {fwd, bwd, bias_fwd, gated_fwd, gated_bwd};
