@@ -7,10 +7,10 @@
  *   ungated  h = x·w1ᵀ;  h += b1, a = act(h)           [fused]
  *   gated    g = x·w1ᵀ, u = x·w3ᵀ;  g += b1, u += b3, m = act(g)·u   [fused]
  * then one GEMM y = a·w2ᵀ (or m·w2ᵀ) over all rows, and y += b2.
- * Blocking measured on 4096×768→3072 (2 threads): 512-row blocks are as fast
- * as whole-matrix GEMMs for the GEMM and save the elementwise pass a trip to
- * memory; smaller blocks lose more in the GEMM (each call re-packs w1) than
- * they save.
+ * Block size measured on 4096×768→3072, GELU-tanh, 2 threads (Zen 3): 256,
+ * 512, 1024 and 4096 (unblocked) rows all land within the run-to-run noise
+ * (±5%) of each other; 512 keeps a block's activations (6 MB) near the cache
+ * without making the GEMMs thin (each call re-packs w1).
  *
  * Backward (dh is the work buffer, written in blocks right after its GEMM):
  *   dw2 += dyᵀ·a,  db2 += Σ dy

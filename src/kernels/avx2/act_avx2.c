@@ -8,7 +8,8 @@
 #include <immintrin.h>
 #include <math.h>
 
-static inline __m256 exp8(__m256 x) {
+/* exp(x + lo), lo a small correction below x's last bit (0 for plain exp). */
+static inline __m256 exp8x(__m256 x, __m256 lo) {
     /* max/min return their second operand when either is NaN: NaN passes */
     x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
     x = _mm256_min_ps(_mm256_set1_ps(88.8f), x);
@@ -16,6 +17,7 @@ static inline __m256 exp8(__m256 x) {
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    r = _mm256_add_ps(r, lo);
     __m256 p = _mm256_set1_ps(1.9875691500e-4f);
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
@@ -32,10 +34,13 @@ static inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-/* s = σ(z), t = 1 − σ(z), from e = exp(−|z|). */
-static inline void sigmoid8(__m256 z, __m256 *s, __m256 *t) {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 e = exp8(_mm256_or_ps(z, _mm256_set1_ps(-0.0f)));
+/* s = σ(z + zlo), t = 1 − σ(z + zlo), from e = exp(−|z + zlo|); zlo is a
+ * correction below z's last bit (0 when z is exact). */
+static inline void sigmoid8(__m256 z, __m256 zlo, __m256 *s, __m256 *t) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    /* −|z + zlo| = (−|z|) + (−sign(z)·zlo) */
+    __m256 flip = _mm256_andnot_ps(_mm256_and_ps(z, sign), sign);   /* sign bit set where z ≥ 0 */
+    __m256 e = exp8x(_mm256_or_ps(z, sign), _mm256_xor_ps(zlo, flip));
     __m256 d = _mm256_div_ps(one, _mm256_add_ps(one, e));
     __m256 ed = _mm256_mul_ps(e, d);
     __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
@@ -64,21 +69,45 @@ static inline __m256 act8(__m256 x, lam_act act, __m256 *d) {
         return _mm256_loadu_ps(ys);
     }
     case LAM_ACT_GELU_TANH: {
-        const __m256 k2 = _mm256_set1_ps(1.5957691216057308f), c = _mm256_set1_ps(0.044715f);
+        const __m256 k2 = _mm256_set1_ps(1.5957691216057308f);
         /* x² capped so the factors stay finite for |x| > 1e15 (where σ is exactly 0 or 1) */
         __m256 x2 = _mm256_min_ps(_mm256_set1_ps(1e30f), _mm256_mul_ps(x, x));
-        __m256 z = _mm256_mul_ps(_mm256_mul_ps(_mm256_fmadd_ps(c, x2, one), x), k2);
-        sigmoid8(z, &s, &t);
-        y = _mm256_mul_ps(x, s);
+        /* a = −|2u|, plus 32·ln2 where u < 0 so that σ(2u) — tiny in the
+         * negative tail — is carried scaled by 2^32, clear of the subnormals;
+         * formed in double and split into float hi + lo, since a float 2u's
+         * rounding (|2u|·2^-24) alone would cost 100+ ulp of e^(2u). */
+        __m256d xl = _mm256_cvtps_pd(_mm256_castps256_ps128(x)), xh = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+        const __m256d k2d = _mm256_set1_pd(1.5957691216057308), cd = _mm256_set1_pd(0.044715),
+                      oned = _mm256_set1_pd(1.0), sgn = _mm256_set1_pd(-0.0), shift = _mm256_set1_pd(22.18070977791825),
+                      zerod = _mm256_setzero_pd();
+        __m256d zl = _mm256_mul_pd(_mm256_mul_pd(_mm256_fmadd_pd(_mm256_mul_pd(cd, xl), xl, oned), xl), k2d);
+        __m256d zh = _mm256_mul_pd(_mm256_mul_pd(_mm256_fmadd_pd(_mm256_mul_pd(cd, xh), xh, oned), xh), k2d);
+        __m256d nl = _mm256_cmp_pd(zl, zerod, _CMP_LT_OQ), nh = _mm256_cmp_pd(zh, zerod, _CMP_LT_OQ);
+        __m256d al = _mm256_add_pd(_mm256_or_pd(zl, sgn), _mm256_and_pd(nl, shift));
+        __m256d ah = _mm256_add_pd(_mm256_or_pd(zh, sgn), _mm256_and_pd(nh, shift));
+        __m128 al_f = _mm256_cvtpd_ps(al), ah_f = _mm256_cvtpd_ps(ah);
+        __m128 ll = _mm256_cvtpd_ps(_mm256_sub_pd(al, _mm256_cvtps_pd(al_f)));
+        __m128 lh = _mm256_cvtpd_ps(_mm256_sub_pd(ah, _mm256_cvtps_pd(ah_f)));
+        __m256 hi = _mm256_set_m128(ah_f, al_f), lo = _mm256_set_m128(lh, ll);
+        __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ);   /* u < 0 exactly where x < 0 */
+        /* where a saturates the exponential (or overflowed to −inf) the correction is moot (or NaN) */
+        lo = _mm256_and_ps(lo, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), hi), _mm256_set1_ps(200.0f),
+                                             _CMP_LT_OQ));
+        __m256 e = exp8x(hi, lo);                                       /* e^(−|2u|), ·2^32 where u < 0 */
+        __m256 down = _mm256_blendv_ps(one, _mm256_set1_ps(0x1p-32f), neg);
+        __m256 dd = _mm256_div_ps(one, _mm256_add_ps(one, _mm256_mul_ps(e, down)));
+        __m256 ss = _mm256_blendv_ps(dd, _mm256_mul_ps(e, dd), neg);   /* σ(2u), ·2^32 where u < 0 */
+        t = _mm256_blendv_ps(_mm256_mul_ps(e, dd), dd, neg);           /* 1 − σ(2u) */
+        y = _mm256_mul_ps(_mm256_mul_ps(x, ss), down);
         if (d) {
             __m256 du = _mm256_mul_ps(k2, _mm256_fmadd_ps(_mm256_set1_ps(3.0f * 0.044715f), x2, one));
-            *d = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(x, s), t), du, s);
+            *d = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(x, ss), t), du, ss), down);
         }
         break;
     }
     case LAM_ACT_SILU:
     default:
-        sigmoid8(x, &s, &t);
+        sigmoid8(x, _mm256_setzero_ps(), &s, &t);
         y = _mm256_mul_ps(x, s);
         if (d) *d = _mm256_fmadd_ps(s, _mm256_mul_ps(x, t), s);
         break;
