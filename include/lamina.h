@@ -153,7 +153,8 @@ size_t lam_ffn_cache_floats(const lam_ffn *f, size_t rows);
  *            act'(g) and u) and m = act(g) ⊙ u (for dw2, as above). */
 void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, size_t rows);
 /* grad has the same shape as f; its weight and bias buffers are accumulated (+=)
- * (a NULL buffer in grad is skipped); dx is written (may be NULL).
+ * (a NULL buffer in grad is skipped, and so is the gradient of a bias that f
+ * does not have); dx is written (may be NULL).
  * The backward needs (rows, hidden) floats of scratch (two such for gated)
  * for the gradient flowing into the hidden layer.  lam_ffn_backward takes it
  * from a per-thread workspace that grows to the largest size seen and is then

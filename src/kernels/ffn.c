@@ -97,7 +97,7 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
     float *dg = work, *du = work + rows * H;
     /* y = act_out·w2ᵀ + b2 */
     if (grad->w2) lam_gemm(LAM_TRANS, LAM_NO_TRANS, D, H, rows, 1.0f, dy, D, act_out, H, 1.0f, grad->w2, H);
-    if (grad->b2) lam_colsum_add(grad->b2, dy, rows, D, D);
+    if (grad->b2 && f->b2) lam_colsum_add(grad->b2, dy, rows, D, D);
     /* dact = dy·w2, then through the activation (and the gate), block by block */
     for (size_t r0 = 0; r0 < rows; r0 += FFN_BLOCK_ROWS) {
         size_t r1 = r0 + FFN_BLOCK_ROWS < rows ? r0 + FFN_BLOCK_ROWS : rows;
@@ -105,10 +105,10 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
         fused_backward(f, cache, work, rows, r0, r1);
     }
     /* h = x·w1ᵀ + b1 (and u = x·w3ᵀ + b3) */
-    if (grad->b1) lam_colsum_add(grad->b1, dg, rows, H, H);
+    if (grad->b1 && f->b1) lam_colsum_add(grad->b1, dg, rows, H, H);
     if (grad->w1) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, dg, H, x, D, 1.0f, grad->w1, D);
     if (f->gated) {
-        if (grad->b3) lam_colsum_add(grad->b3, du, rows, H, H);
+        if (grad->b3 && f->b3) lam_colsum_add(grad->b3, du, rows, H, H);
         if (grad->w3) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, du, H, x, D, 1.0f, grad->w3, D);
     }
     if (dx) {
