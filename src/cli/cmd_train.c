@@ -1,0 +1,363 @@
+/* lamina train: trains a model on a byte file, shows progress, writes
+ * metrics.csv and checkpoints, resumes bit-exactly, stops cleanly on SIGINT. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/interrupt.h"
+#include "cli/progress.h"
+#include "io/checkpoint.h"
+#include "io/file.h"
+#include "lamina.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const norm_names[] = {"layernorm", "rmsnorm", "batchnorm", "none", NULL};
+static const char *const place_names[] = {"pre", "post", NULL};
+static const char *const act_names[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", NULL};
+
+#define DEFAULT_TRAIN "data/kjv/train.bin"
+#define DEFAULT_VAL "data/kjv/val.bin"
+
+static void usage(FILE *f, const cli_flag *flags, size_t n) {
+    fprintf(f,
+            "usage: lamina train --out DIR [--data FILE] [options]\n"
+            "\n"
+            "Trains a byte-level GPT on FILE (default: the King James Bible prepared by\n"
+            "scripts/corpus.sh in %s, validated on %s; with --data and no --val\n"
+            "the last 10%% of FILE is held out).  Writes DIR/metrics.csv, DIR/model.safetensors,\n"
+            "DIR/optimizer.safetensors and DIR/state.json; Ctrl-C saves a checkpoint and stops.\n"
+            "\n",
+            DEFAULT_TRAIN, DEFAULT_VAL);
+    cli_print_flags(f, flags, n);
+}
+
+/* Creates dir when missing (one level); 0 or an exit status. */
+static int ensure_dir(const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "lamina train: --out %s exists and is not a directory\n", dir);
+            return 2;
+        }
+        return 0;
+    }
+    if (mkdir(dir, 0777) != 0) {
+        fprintf(stderr, "lamina train: cannot create --out %s: %s\n", dir, strerror(errno));
+        return errno == ENOENT ? 2 : 1;
+    }
+    return 0;
+}
+
+static void fmt_bytes(char *buf, size_t n, size_t bytes) {
+    if (bytes >= ((size_t)1 << 30)) snprintf(buf, n, "%.2f GiB", (double)bytes / (1 << 30));
+    else if (bytes >= ((size_t)1 << 20)) snprintf(buf, n, "%.1f MiB", (double)bytes / (1 << 20));
+    else snprintf(buf, n, "%.1f KiB", (double)bytes / 1024);
+}
+
+/* metrics.csv: kept rows up to `step` (a resumed run drops what an
+ * interrupted one logged after its last checkpoint), then opened to append. */
+static FILE *open_metrics(const char *dir, unsigned long long step, int resume) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    static const char header[] = "step,loss,lr,grad_norm,tokens_per_s,val_loss\n";
+    unsigned char *old = NULL;
+    size_t len = 0;
+    lam_strbuf keep = {0};
+    lam_sb_puts(&keep, header);
+    if (resume && lam_file_read(path, (size_t)1 << 31, &old, &len, NULL) == LAM_OK) {
+        char *line = (char *)old, *end = (char *)old + len;
+        while (line < end) {
+            char *nl = memchr(line, '\n', (size_t)(end - line));
+            if (!nl) break;   /* a torn last line */
+            unsigned long long k;
+            if (sscanf(line, "%llu,", &k) == 1 && k <= step) lam_sb_put(&keep, line, (size_t)(nl - line + 1));
+            line = nl + 1;
+        }
+        free(old);
+    }
+    lam_error e;
+    if (keep.oom || lam_file_write_atomic_buf(path, keep.p, keep.len, &e) != LAM_OK) {
+        lam_sb_free(&keep);
+        return NULL;
+    }
+    lam_sb_free(&keep);
+    return fopen(path, "a");
+}
+
+int cli_train(int argc, char **argv) {
+    lam_model_config mc;
+    lam_train_config tc;
+    lam_model_config_default(&mc);
+    lam_train_config_default(&tc);
+    const char *data_path = NULL, *val_path = NULL, *out_dir = NULL;
+    long long layers = (long long)mc.layers, heads = (long long)mc.heads, dim = (long long)mc.dim,
+              ctx = (long long)mc.ctx, hidden = 0;
+    int norm = (int)mc.norm, place = (int)mc.placement, act = (int)mc.act;
+    double eps = mc.eps;
+    long long steps = (long long)tc.steps, batch = (long long)tc.batch, accum = (long long)tc.accum,
+              warmup = (long long)tc.warmup, seed = (long long)tc.seed;
+    double lr = tc.lr, min_lr = -1, wd = tc.weight_decay, clip = tc.clip;
+    long long eval_every = 100, ckpt_every = 500, val_windows = 64, threads = omp_get_num_procs(), log_every = 0,
+              stop_after = 0;
+    int resume = 0;
+    cli_flag flags[] = {
+        CLI_FLAG_STRING("--data", &data_path, "FILE", "training bytes (default: the prepared KJV corpus)"),
+        CLI_FLAG_STRING("--val", &val_path, "FILE", "validation bytes (default: last 10% of --data)"),
+        CLI_FLAG_STRING("--out", &out_dir, "DIR", "where metrics and checkpoints go (required)"),
+        CLI_FLAG_INT("--layers", &layers, 1, 256, "N", "transformer blocks (4)"),
+        CLI_FLAG_INT("--heads", &heads, 1, 1024, "N", "attention heads (4)"),
+        CLI_FLAG_INT("--dim", &dim, 1, 65536, "N", "model width (256)"),
+        CLI_FLAG_INT("--ctx", &ctx, 1, LAM_MAX_CTX, "N", "context length in bytes (128)"),
+        CLI_FLAG_INT("--hidden", &hidden, 0, 1 << 20, "N", "feed-forward width (0: 4*dim, gated 8/3*dim)"),
+        CLI_FLAG_CHOICE("--norm", &norm, norm_names, "NAME", "layernorm|rmsnorm|batchnorm|none"),
+        CLI_FLAG_CHOICE("--placement", &place, place_names, "NAME", "pre|post"),
+        CLI_FLAG_CHOICE("--act", &act, act_names, "NAME", "relu|gelu|gelu_tanh|silu|swiglu|geglu"),
+        CLI_FLAG_FLOAT("--eps", &eps, 0, 1, 1, "X", "norm epsilon (1e-5)"),
+        CLI_FLAG_INT("--steps", &steps, 1, 1000000000, "N", "optimizer steps (1000)"),
+        CLI_FLAG_INT("--batch", &batch, 1, 1 << 20, "N", "sequences per step (16)"),
+        CLI_FLAG_INT("--accum", &accum, 1, 1 << 20, "N", "micro-batches per step (1)"),
+        CLI_FLAG_FLOAT("--lr", &lr, 0, 10, 1, "X", "peak learning rate (1e-3)"),
+        CLI_FLAG_FLOAT("--min-lr", &min_lr, 0, 10, 0, "X", "final learning rate (10% of --lr)"),
+        CLI_FLAG_INT("--warmup", &warmup, 0, 1000000000, "N", "linear warmup steps (100)"),
+        CLI_FLAG_FLOAT("--weight-decay", &wd, 0, 10, 0, "X", "decoupled weight decay (0.1)"),
+        CLI_FLAG_FLOAT("--clip", &clip, 0, 1e6, 0, "X", "gradient-norm clip, 0 = off (1.0)"),
+        CLI_FLAG_INT("--eval-every", &eval_every, 0, 1000000000, "N", "validation every N steps, 0 = at the end (100)"),
+        CLI_FLAG_INT("--val-windows", &val_windows, 0, 1000000000, "N", "validation windows of ctx bytes, 0 = all (64)"),
+        CLI_FLAG_INT("--ckpt-every", &ckpt_every, 0, 1000000000, "N", "checkpoint every N steps, 0 = at the end (500)"),
+        CLI_FLAG_INT("--log-every", &log_every, 0, 1000000000, "N", "a progress line every N steps (0: every 2 s)"),
+        CLI_FLAG_INT("--seed", &seed, 0, (long long)9007199254740991LL, "N", "initialization and batch seed (1337)"),
+        CLI_FLAG_INT("--threads", &threads, 1, 1024, "N", "threads (all cores)"),
+        CLI_FLAG_INT("--stop-after", &stop_after, 0, 1000000000, "N", "checkpoint and exit after step N (resume later)"),
+        CLI_FLAG_SWITCH("--resume", &resume, "continue from the checkpoint in --out"),
+    };
+    size_t nflags = sizeof flags / sizeof flags[0];
+    size_t npos;
+    const char *pos[1];
+    int rc = cli_parse("train", flags, nflags, argc, argv, pos, 0, &npos);
+    if (rc == CLI_HELP) {
+        usage(stdout, flags, nflags);
+        return 0;
+    }
+    if (rc) return rc;
+    if (!out_dir) {
+        fprintf(stderr, "lamina train: --out DIR is required (see lamina train --help)\n");
+        return 2;
+    }
+
+    /* configs: the flags' ranges caught the absurd; the library checks the combinations */
+    mc.layers = (size_t)layers;
+    mc.heads = (size_t)heads;
+    mc.dim = (size_t)dim;
+    mc.ctx = (size_t)ctx;
+    mc.hidden = (size_t)hidden;
+    mc.norm = (lam_norm)norm;
+    mc.placement = (lam_placement)place;
+    mc.act = (lam_mlp)act;
+    mc.eps = (float)eps;
+    tc.steps = (size_t)steps;
+    tc.batch = (size_t)batch;
+    tc.accum = (size_t)accum;
+    tc.warmup = (size_t)warmup;
+    tc.lr = (float)lr;
+    tc.min_lr = (float)min_lr;
+    tc.weight_decay = (float)wd;
+    tc.clip = (float)clip;
+    tc.seed = (uint64_t)seed;
+    lam_error e;
+    if (lam_model_config_check(&mc, &e) != LAM_OK || lam_train_config_check(&tc, &e) != LAM_OK) {
+        fprintf(stderr, "lamina train: %s\n", e.msg);
+        return 2;
+    }
+    lam_set_num_threads((int)threads);
+
+    /* data */
+    unsigned char *train = NULL, *val = NULL;
+    size_t train_len = 0, val_len = 0, need = mc.ctx + 2;
+    int default_corpus = !data_path;
+    if (default_corpus) {
+        if (access(DEFAULT_TRAIN, F_OK) != 0) {
+            fprintf(stderr, "lamina train: no --data and no default corpus at %s (run scripts/corpus.sh)\n",
+                    DEFAULT_TRAIN);
+            return 2;
+        }
+        data_path = DEFAULT_TRAIN;
+        if (!val_path) val_path = DEFAULT_VAL;
+    }
+    rc = cli_read_data("train", data_path, need, &train, &train_len);
+    if (rc) return rc;
+    unsigned char *train_buf = train;
+    if (val_path) {
+        rc = cli_read_data("train", val_path, mc.ctx + 1, &val, &val_len);
+        if (rc) {
+            free(train_buf);
+            return rc;
+        }
+    } else {
+        size_t cut = train_len - train_len / 10;
+        if (train_len / 10 < mc.ctx + 1 || cut < need) {
+            fprintf(stderr,
+                    "lamina train: %s is too short (%zu bytes) to hold out 10%% for validation with ctx %zu; "
+                    "pass --val FILE\n",
+                    data_path, train_len, mc.ctx);
+            free(train_buf);
+            return 2;
+        }
+        val = train + cut;
+        val_len = train_len - cut;
+        train_len = cut;
+    }
+    unsigned char *val_buf = val_path ? val : NULL;
+
+    rc = ensure_dir(out_dir);
+    if (!rc && !resume && lam_ckpt_exists(out_dir)) {
+        fprintf(stderr,
+                "lamina train: %s already holds a checkpoint; pass --resume to continue it or choose another --out\n",
+                out_dir);
+        rc = 2;
+    }
+    if (!rc && resume && !lam_ckpt_exists(out_dir)) {
+        fprintf(stderr, "lamina train: --resume: %s holds no checkpoint (model.safetensors)\n", out_dir);
+        rc = 2;
+    }
+    lam_model *m = NULL;
+    lam_trainer *tr = NULL;
+    lam_status s = LAM_OK;
+    if (!rc) {
+        s = lam_model_create(&m, &mc, tc.batch / tc.accum, tc.seed, &e);
+        if (!s) s = lam_trainer_create(&tr, m, &tc, train, train_len, &e);
+        if (s) {
+            fprintf(stderr, "lamina train: %s\n", e.msg);
+            rc = s == LAM_ERR_ARG ? 2 : 1;
+        }
+    }
+    uint64_t start = 0;
+    if (!rc && resume) {
+        s = lam_ckpt_resume(out_dir, m, tr, &tc, &start, &e);
+        if (s) {
+            fprintf(stderr, "lamina train: --resume: %s\n", e.msg);
+            rc = s == LAM_ERR_IO || s == LAM_ERR_NOMEM ? 1 : 2;
+        } else if (start >= tc.steps) {
+            fprintf(stderr, "lamina train: --resume: the checkpoint in %s is at step %llu, --steps is %zu: nothing to do\n",
+                    out_dir, (unsigned long long)start, tc.steps);
+            rc = 2;
+        }
+    }
+    FILE *metrics = NULL;
+    if (!rc) {
+        metrics = open_metrics(out_dir, start, resume);
+        if (!metrics) {
+            fprintf(stderr, "lamina train: cannot write %s/metrics.csv: %s\n", out_dir, strerror(errno));
+            rc = 1;
+        }
+    }
+    if (rc) {
+        lam_trainer_free(tr);
+        lam_model_free(m);
+        free(train_buf);
+        free(val_buf);
+        return rc;
+    }
+
+    /* start-up: config, parameters, memory plan */
+    lam_memory_plan plan;
+    lam_model_memory(m, &plan);
+    plan.optimizer = lam_trainer_memory(tr);
+    char b1[32], b2[32], b3[32], b4[32];
+    fmt_bytes(b1, sizeof b1, plan.params);
+    fmt_bytes(b2, sizeof b2, plan.grads);
+    fmt_bytes(b3, sizeof b3, plan.activations);
+    fmt_bytes(b4, sizeof b4, plan.optimizer);
+    const lam_model_config *cc = lam_model_get_config(m);
+    printf("model: layers %zu, heads %zu, dim %zu, ctx %zu, hidden %zu, norm %s, placement %s, act %s, eps %g\n",
+           cc->layers, cc->heads, cc->dim, cc->ctx, cc->hidden, lam_norm_name(cc->norm),
+           lam_placement_name(cc->placement), lam_mlp_name(cc->act), (double)cc->eps);
+    printf("parameters: %zu (%.2f M)\n", lam_model_param_count(m), (double)lam_model_param_count(m) / 1e6);
+    printf("memory: parameters %s, gradients %s, activations %s, optimizer %s\n", b1, b2, b3, b4);
+    printf("training: steps %zu, batch %zu x %zu bytes (accum %zu), lr %g -> %g, warmup %zu, weight decay %g, clip %g, "
+           "seed %llu, threads %d\n",
+           tc.steps, tc.batch, cc->ctx, tc.accum, (double)tc.lr, (double)tc.min_lr, tc.warmup, (double)tc.weight_decay,
+           (double)tc.clip, (unsigned long long)tc.seed, lam_get_num_threads());
+    printf("data: %s (%zu bytes train, %zu bytes validation)\n", default_corpus ? "default corpus (KJV)" : data_path,
+           train_len, val_len);
+    if (resume) printf("resumed from %s at step %llu\n", out_dir, (unsigned long long)start);
+    fflush(stdout);
+
+    interrupt_install();
+    progress pr;
+    progress_init(&pr, stdout, (long)start, (long)tc.steps);
+    if (log_every) pr.every = 1e30;
+    double val_loss = -1, t_run = bench_now();
+    int interrupted = 0;   /* 1: SIGINT, 2: --stop-after */
+    for (size_t step = (size_t)start; step < tc.steps; step++) {
+        double t0 = bench_now();
+        lam_step_stats st;
+        s = lam_trainer_step(tr, &st, &e);
+        if (s) {
+            progress_finish(&pr);
+            fprintf(stderr, "lamina train: step %zu: %s\n", step + 1, e.msg);
+            rc = 1;
+            break;
+        }
+        double dt = bench_now() - t0;
+        size_t done = step + 1;
+        int last = done == tc.steps;
+        int measured = 0;
+        if (last || (eval_every && done % (size_t)eval_every == 0)) {
+            double sum;
+            size_t tokens;
+            s = lam_model_eval(m, val, val_len, (size_t)val_windows, &sum, &tokens, &e);
+            if (s) {
+                progress_finish(&pr);
+                fprintf(stderr, "lamina train: validation: %s\n", e.msg);
+                rc = 1;
+                break;
+            }
+            val_loss = tokens ? sum / (double)tokens : NAN;
+            measured = 1;
+        }
+        fprintf(metrics, "%zu,%.6g,%.6g,%.6g,%.1f,", done, (double)st.loss, (double)st.lr, (double)st.grad_norm,
+                (double)st.tokens / dt);
+        if (measured) fprintf(metrics, "%.6g", val_loss);
+        fputc('\n', metrics);
+        fflush(metrics);
+        progress_stats ps = {(long)done, st.loss, val_loss, st.lr, st.grad_norm, (double)st.tokens / dt};
+        progress_update(&pr, &ps, last || measured || (log_every && done % (size_t)log_every == 0));
+        interrupted = interrupt_requested() ? 1 : (stop_after && done == (size_t)stop_after) ? 2 : 0;
+        if (last || interrupted || (ckpt_every && done % (size_t)ckpt_every == 0)) {
+            s = lam_ckpt_save(out_dir, m, tr, &tc, &e);
+            if (s) {
+                progress_finish(&pr);
+                fprintf(stderr, "lamina train: checkpoint at step %zu: %s\n", done, e.msg);
+                rc = 1;
+                break;
+            }
+        }
+        if (interrupted) break;
+    }
+    progress_finish(&pr);
+    fclose(metrics);
+    if (!rc) {
+        lam_trainer_state ts;
+        lam_trainer_get_state(tr, &ts);
+        char el[32];
+        progress_format_duration(el, sizeof el, bench_now() - t_run);
+        if (interrupted)
+            printf("%s: checkpoint at step %llu written to %s (continue with --resume)\n",
+                   interrupted == 1 ? "interrupted" : "stopped (--stop-after)", (unsigned long long)ts.step, out_dir);
+        else
+            printf("done: %llu steps in %s, validation loss %.4f (%.3f bits/byte); model in %s/model.safetensors\n",
+                   (unsigned long long)ts.step, el, val_loss, val_loss / log(2.0), out_dir);
+    }
+    lam_trainer_free(tr);
+    lam_model_free(m);
+    free(train_buf);
+    free(val_buf);
+    return rc;
+}
