@@ -11,21 +11,33 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The shortest decimal that reads back as the same float (JSON number). */
+static const char *ftoa(char *buf, float v) {
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, 32, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 void lam_ckpt_model_json(lam_strbuf *b, const lam_model_config *c) {
+    char f1[32], f2[32];
     lam_sb_printf(b,
                   "{\"layers\":%zu,\"heads\":%zu,\"dim\":%zu,\"ctx\":%zu,\"hidden\":%zu,\"norm\":\"%s\","
-                  "\"placement\":\"%s\",\"act\":\"%s\",\"eps\":%.9g,\"bn_momentum\":%.9g}",
+                  "\"placement\":\"%s\",\"act\":\"%s\",\"eps\":%s,\"bn_momentum\":%s}",
                   c->layers, c->heads, c->dim, c->ctx, c->hidden, lam_norm_name(c->norm),
-                  lam_placement_name(c->placement), lam_mlp_name(c->act), (double)c->eps, (double)c->bn_momentum);
+                  lam_placement_name(c->placement), lam_mlp_name(c->act), ftoa(f1, c->eps), ftoa(f2, c->bn_momentum));
 }
 
 void lam_ckpt_train_json(lam_strbuf *b, const lam_train_config *t) {
+    char f[7][32];
     lam_sb_printf(b,
-                  "{\"steps\":%zu,\"batch\":%zu,\"accum\":%zu,\"warmup\":%zu,\"lr\":%.9g,\"min_lr\":%.9g,"
-                  "\"weight_decay\":%.9g,\"clip\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"adam_eps\":%.9g,"
+                  "{\"steps\":%zu,\"batch\":%zu,\"accum\":%zu,\"warmup\":%zu,\"lr\":%s,\"min_lr\":%s,"
+                  "\"weight_decay\":%s,\"clip\":%s,\"beta1\":%s,\"beta2\":%s,\"adam_eps\":%s,"
                   "\"seed\":%" PRIu64 "}",
-                  t->steps, t->batch, t->accum, t->warmup, (double)t->lr, (double)t->min_lr, (double)t->weight_decay,
-                  (double)t->clip, (double)t->beta1, (double)t->beta2, (double)t->adam_eps, t->seed);
+                  t->steps, t->batch, t->accum, t->warmup, ftoa(f[0], t->lr), ftoa(f[1], t->min_lr),
+                  ftoa(f[2], t->weight_decay), ftoa(f[3], t->clip), ftoa(f[4], t->beta1), ftoa(f[5], t->beta2),
+                  ftoa(f[6], t->adam_eps), t->seed);
 }
 
 static void path_join(char *out, size_t n, const char *dir, const char *name) {
