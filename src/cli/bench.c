@@ -7,11 +7,12 @@
 int cli_bench(int argc, char **argv) {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         fprintf(argc < 1 ? stderr : stdout,
-                "usage: lamina bench norm|ffn [--threads N] [--reps N] [--json]\n");
+                "usage: lamina bench norm|ffn|train [options] (lamina bench WHAT --help)\n");
         return argc < 1 ? 2 : 0;
     }
     if (!strcmp(argv[0], "norm")) return cli_bench_norm(argc - 1, argv + 1);
     if (!strcmp(argv[0], "ffn")) return cli_bench_ffn(argc - 1, argv + 1);
-    fprintf(stderr, "lamina bench: unknown benchmark '%s' (norm, ffn)\n", argv[0]);
+    if (!strcmp(argv[0], "train")) return cli_bench_train(argc - 1, argv + 1);
+    fprintf(stderr, "lamina bench: unknown benchmark '%s' (norm, ffn, train)\n", argv[0]);
     return 2;
 }

@@ -1,0 +1,162 @@
+/* lamina bench train [--threads N] [--steps N] [--json] [model flags]
+ *
+ * Times optimizer steps (forward, backward, clipping, AdamW) of the model
+ * on random bytes, after one warm-up step, and prints tokens/s, the
+ * achieved GFLOP/s and their fraction of the FMA peak measured in the same
+ * run.  FLOPs counted per trained token (multiply-add = 2):
+ *   6·P + 12·L·T·C
+ * with P the weights of the matrix products (attention, MLP and the tied
+ * head; not the embeddings' lookups): forward 2·P, backward 4·P; and the
+ * attention scores and their mixing, 2·2·T·C per token per layer forward
+ * (full T×T, as computed), twice that backward. */
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "lamina.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* Ten independent FMA chains in registers: the core's FMA throughput. */
+__attribute__((target("avx2,fma"))) static double fma_loop(long iters) {
+    __m256 a[10], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < 10; k++) a[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < 10; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
+    float out[8];
+    __m256 s = a[0];
+    for (int k = 1; k < 10; k++) s = _mm256_add_ps(s, a[k]);
+    _mm256_storeu_ps(out, s);
+    return out[0];
+}
+#endif
+
+/* FMA peak in GFLOP/s over all threads (0 when the AVX2 kernels are off). */
+static double fma_peak(int threads) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (strcmp(lam_isa(), "avx2")) return 0;
+    const long iters = 20000000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = bench_now(), sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+        sink += fma_loop(iters);
+        double dt = bench_now() - t0;
+        double g = (double)threads * (double)iters * 10 * 8 * 2 / dt / 1e9;
+        if (sink != sink) g = 0;
+        if (g > best) best = g;
+    }
+    return best;
+#else
+    (void)threads;
+    return 0;
+#endif
+}
+
+int cli_bench_train(int argc, char **argv) {
+    static const char *const norms[] = {"layernorm", "rmsnorm", "batchnorm", "none", NULL};
+    static const char *const places[] = {"pre", "post", NULL};
+    static const char *const acts[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", NULL};
+    long long threads = omp_get_num_procs(), steps = 5, layers = 4, heads = 4, dim = 256, ctx = 128, batch = 16;
+    int json = 0, norm = 0, place = 0, act = 2;
+    cli_flag flags[] = {
+        CLI_FLAG_INT("--threads", &threads, 1, 1024, "N", "threads (all cores)"),
+        CLI_FLAG_INT("--steps", &steps, 1, 100000, "N", "timed steps after one warm-up (5)"),
+        CLI_FLAG_SWITCH("--json", &json, "print one JSON object"),
+        CLI_FLAG_INT("--layers", &layers, 1, 256, "N", "(4)"),
+        CLI_FLAG_INT("--heads", &heads, 1, 1024, "N", "(4)"),
+        CLI_FLAG_INT("--dim", &dim, 1, 65536, "N", "(256)"),
+        CLI_FLAG_INT("--ctx", &ctx, 1, LAM_MAX_CTX, "N", "(128)"),
+        CLI_FLAG_INT("--batch", &batch, 1, 1 << 20, "N", "(16)"),
+        CLI_FLAG_CHOICE("--norm", &norm, norms, "NAME", "(layernorm)"),
+        CLI_FLAG_CHOICE("--placement", &place, places, "NAME", "(pre)"),
+        CLI_FLAG_CHOICE("--act", &act, acts, "NAME", "(gelu_tanh)"),
+    };
+    size_t nflags = sizeof flags / sizeof flags[0], npos;
+    const char *pos[1];
+    int rc = cli_parse("bench train", flags, nflags, argc, argv, pos, 0, &npos);
+    if (rc == CLI_HELP) {
+        printf("usage: lamina bench train [options]\n\nTraining steps: tokens/s, GFLOP/s, fraction of the FMA peak.\n\n");
+        cli_print_flags(stdout, flags, nflags);
+        return 0;
+    }
+    if (rc) return rc;
+    lam_set_num_threads((int)threads);
+    lam_model_config mc;
+    lam_model_config_default(&mc);
+    mc.layers = (size_t)layers, mc.heads = (size_t)heads, mc.dim = (size_t)dim, mc.ctx = (size_t)ctx;
+    mc.norm = (lam_norm)norm, mc.placement = (lam_placement)place, mc.act = (lam_mlp)act;
+    lam_train_config tc;
+    lam_train_config_default(&tc);
+    tc.batch = (size_t)batch, tc.steps = (size_t)steps + 1, tc.warmup = 1;
+    lam_error e;
+    if (lam_model_config_check(&mc, &e) || lam_train_config_check(&tc, &e)) {
+        fprintf(stderr, "lamina bench train: %s\n", e.msg);
+        return 2;
+    }
+    size_t len = (size_t)1 << 20;
+    unsigned char *data = bench_alloc(len);
+    unsigned long long s = 42;
+    for (size_t i = 0; i < len; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        data[i] = (unsigned char)(s >> 56);
+    }
+    lam_model *m;
+    lam_trainer *tr;
+    lam_status st = lam_model_create(&m, &mc, tc.batch, 1, &e);
+    if (!st) st = lam_trainer_create(&tr, m, &tc, data, len, &e);
+    if (st) {
+        fprintf(stderr, "lamina bench train: %s\n", e.msg);
+        return st == LAM_ERR_ARG ? 2 : 1;
+    }
+    double peak = fma_peak((int)threads);
+    double *t = bench_alloc((size_t)steps * sizeof(double));
+    lam_step_stats ss;
+    for (long long k = -1; k < steps; k++) {
+        double t0 = bench_now();
+        if (lam_trainer_step(tr, &ss, &e)) {
+            fprintf(stderr, "lamina bench train: %s\n", e.msg);
+            return 1;
+        }
+        if (k >= 0) t[k] = bench_now() - t0;
+    }
+    double best = t[0], sum = 0;
+    for (long long k = 0; k < steps; k++) {
+        sum += t[k];
+        if (t[k] < best) best = t[k];
+    }
+    double mean = sum / (double)steps;
+    size_t C = mc.dim, L = mc.layers, T = mc.ctx, H = mc.hidden;
+    int gated = mc.act == LAM_MLP_SWIGLU || mc.act == LAM_MLP_GEGLU;
+    double P = (double)L * (4.0 * C * C + (gated ? 3.0 : 2.0) * C * H) + 256.0 * C;
+    double flop_token = 6.0 * P + 12.0 * L * T * C, tokens = (double)tc.batch * T;
+    double tps = tokens / mean, gflops = tps * flop_token / 1e9;
+    if (json) {
+        printf("{\"bench\": \"train\", \"threads\": %lld, \"isa\": \"%s\", \"layers\": %zu, \"heads\": %zu, \"dim\": %zu, "
+               "\"ctx\": %zu, \"batch\": %zu, \"steps\": %lld, \"params\": %zu, \"step_mean_ms\": %.2f, "
+               "\"step_best_ms\": %.2f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, \"fma_peak_gflops\": %.2f, "
+               "\"fraction_of_peak\": %.4f}\n",
+               threads, lam_isa(), L, mc.heads, C, T, tc.batch, steps, lam_model_param_count(m), 1e3 * mean, 1e3 * best,
+               tps, gflops, peak, peak > 0 ? gflops / peak : 0);
+    } else {
+        printf("lamina bench train: layers %zu, heads %zu, dim %zu, ctx %zu, batch %zu, %s/%s/%s, %zu parameters, "
+               "threads %lld, isa %s\n",
+               L, mc.heads, C, T, tc.batch, lam_norm_name(mc.norm), lam_placement_name(mc.placement),
+               lam_mlp_name(mc.act), lam_model_param_count(m), threads, lam_isa());
+        printf("step: mean %.1f ms, best %.1f ms over %lld steps (one warm-up step excluded)\n", 1e3 * mean, 1e3 * best,
+               steps);
+        printf("tokens/s: %.0f\n", tps);
+        printf("achieved: %.1f GFLOP/s (%.2f GFLOP per token: 6 x %.0f matrix weights + 12 L T C)\n", gflops,
+               flop_token / 1e9, P);
+        if (peak > 0) printf("FMA peak (same run, %lld threads): %.1f GFLOP/s -> %.1f%% of peak\n", threads, peak,
+                             100 * gflops / peak);
+    }
+    free(t);
+    free(data);
+    lam_trainer_free(tr);
+    lam_model_free(m);
+    return 0;
+}
