@@ -102,6 +102,12 @@ void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float al
     if (D < 2 * MIN_TILE) tiles = 1;
     int nt = omp_get_max_threads();
     if ((size_t)nt > tiles) nt = (int)tiles;
+    /* OpenBLAS's OpenMP build sizes its own team from omp_get_max_threads()
+     * whenever it is not called inside an active parallel region, and its
+     * threaded split (K included) changes the bits: outside a region, one
+     * thread it is. */
+    int saved = omp_get_max_threads(), pin = nt <= 1 && saved > 1 && !omp_in_parallel();
+    if (pin) omp_set_num_threads(1);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t t = 0; t < tiles; t++) {
         size_t d0 = D * t / tiles, d1 = D * (t + 1) / tiles;
@@ -111,6 +117,7 @@ void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float al
         else
             gemm_call(ta, tb, M, d1 - d0, K, alpha, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0, ldc);
     }
+    if (pin) omp_set_num_threads(saved);
 }
 
 /* Columns per strip: the strip's running sums stay in registers/L1. */

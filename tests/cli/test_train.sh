@@ -50,6 +50,18 @@ for re in '^wte\.weight +F32 +\[256, 16\]' '^wpe\.weight +F32 +\[16, 16\]' '^h\.
 done
 grep -q '"step": 12' "$tmp/a/state.json" && ok || bad "state.json step"
 
+# ---- same seed: the same bytes on 1, 2 and 3 threads (every norm, both placements, a gated MLP)
+for cfgs in "layernorm pre gelu_tanh" "batchnorm post swiglu" "rmsnorm pre geglu" "none post relu"; do
+  set -- $cfgs
+  for t in 1 2 3; do
+    "$bin" train --data "$tmp/data.txt" --out "$tmp/thr$t" --layers 2 --heads 2 --dim 32 --ctx 32 --batch 8 --steps 3 \
+      --norm $1 --placement $2 --act $3 --threads $t >/dev/null 2>&1 || bad "train on $t threads failed"
+  done
+  cmp -s "$tmp/thr1/model.safetensors" "$tmp/thr2/model.safetensors" && cmp -s "$tmp/thr1/model.safetensors" "$tmp/thr3/model.safetensors" \
+    && ok || bad "$cfgs: weights differ between 1, 2 and 3 threads"
+  rm -rf "$tmp"/thr?
+done
+
 # ---- resume after SIGINT finishes bit-exactly as the uninterrupted run
 mid=(--layers 2 --heads 2 --dim 32 --ctx 32 --batch 8 --warmup 2 --lr 3e-3 --threads 2 --steps 300 --ckpt-every 100)
 "$bin" train --data "$tmp/data.txt" --out "$tmp/full" "${mid[@]}" >/dev/null 2>&1 || bad "full run failed"
