@@ -16,6 +16,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import blas_env  # noqa: E402
+
 ROWS, DIM, HIDDEN = 4096, 768, 3072
 
 
@@ -60,8 +63,9 @@ def main():
         torch_worker(a.threads, a.reps)
         return 0
     torch_res = {}
+    base_env, core = blas_env(a.lamina)
     for policy in ("PASSIVE", None):
-        env = dict(os.environ)
+        env = dict(base_env)
         env.pop("OMP_WAIT_POLICY", None)
         if policy:
             env["OMP_WAIT_POLICY"] = policy
@@ -93,7 +97,7 @@ def main():
         print()
         return 0
     print(f"FFN {ROWS} rows, {DIM}->{HIDDEN}->{DIM}, GELU-tanh; threads {a.threads}, reps {a.reps}, "
-          f"lamina isa {lam['isa']}; best (median) ms; speedup = torch median / lamina median")
+          f"lamina isa {lam['isa']}, OpenBLAS core {core} for both; best (median) ms; speedup = torch median / lamina median")
     print(f"{'pass':<17} {'torch ms':>17} {'policy':>8} {'lamina ms':>17} {'bare GEMMs':>10} {'lam/GEMMs':>9} "
           f"{'speedup':>8}")
     for r in rows_out:

@@ -18,6 +18,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import blas_env  # noqa: E402
+
 SHAPES = [(4096, 768), (16384, 1024)]
 
 
@@ -70,8 +73,9 @@ def main():
         return 0
 
     torch_res = {}
+    base_env, core = blas_env(a.lamina)
     for policy in ("PASSIVE", None):
-        env = dict(os.environ)
+        env = dict(base_env)
         env.pop("OMP_WAIT_POLICY", None)
         if policy:
             env["OMP_WAIT_POLICY"] = policy
@@ -107,7 +111,7 @@ def main():
                   indent=1)
         print()
         return 0
-    print(f"threads {a.threads}, reps {a.reps}, lamina isa {lam['isa']}; best (median) ms; "
+    print(f"threads {a.threads}, reps {a.reps}, lamina isa {lam['isa']}, OpenBLAS core {core}; best (median) ms; "
           f"speedup = torch best / lamina best")
     print(f"{'op':<10} {'pass':<17} {'shape':>11} {'torch ms':>17} {'policy':>8} {'lamina ms':>17} {'speedup':>8}")
     for r in rows_out:

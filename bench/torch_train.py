@@ -17,6 +17,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import blas_env  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG = {"layers": 4, "heads": 4, "dim": 256, "ctx": 128, "norm": "layernorm", "placement": "pre", "act": "gelu_tanh"}
 BATCH = 16
@@ -64,8 +67,9 @@ def main():
         torch_worker(a.threads, a.steps)
         return 0
     best = None
+    base_env, core = blas_env(a.lamina)
     for policy in ("PASSIVE", None):
-        env = dict(os.environ)
+        env = dict(base_env)
         env.pop("OMP_WAIT_POLICY", None)
         if policy:
             env["OMP_WAIT_POLICY"] = policy
@@ -85,17 +89,18 @@ def main():
         print(f"torch_train: {a.lamina} bench train failed:\n{p.stderr}", file=sys.stderr)
         return 1
     lam = json.loads(p.stdout)
-    out = {"threads": a.threads, "steps": a.steps, "torch": best, "lamina": lam,
+    out = {"threads": a.threads, "steps": a.steps, "blas_core": core, "torch": best, "lamina": lam,
            "speedup": lam["tokens_per_s"] / best["tokens_per_s"]}
     if a.json:
         json.dump(out, sys.stdout, indent=1)
         print()
         return 0
-    print(f"GPT layers 4, heads 4, dim 256, ctx 128, batch 16; threads {a.threads}; mean over {a.steps} steps")
+    print(f"GPT layers 4, heads 4, dim 256, ctx 128, batch 16; threads {a.threads}; mean over {a.steps} steps; "
+          f"OpenBLAS core {core} for both")
     print(f"torch  ({best['policy']:>7}): {best['tokens_per_s']:8.0f} tokens/s  ({best['step_mean_ms']:.1f} ms/step)")
     print(f"lamina (PASSIVE): {lam['tokens_per_s']:8.0f} tokens/s  ({lam['step_mean_ms']:.1f} ms/step), "
           f"{lam['gflops']:.1f} GFLOP/s = {100 * lam['fraction_of_peak']:.1f}% of the FMA peak "
-          f"({lam['fma_peak_gflops']:.1f} GFLOP/s)")
+          f"({lam['fma_peak_gflops']:.1f} GFLOP/s, {lam['fma_peak_width']}-bit)")
     print(f"speedup: {out['speedup']:.2f}x")
     return 0
 

@@ -72,6 +72,21 @@ const char *lam_isa(void);
  * name is unknown or the CPU lacks the instructions. */
 int lam_set_isa(const char *name);
 
+/* The BLAS behind the GEMMs: its build string and the kernel family it chose
+ * for this CPU (OpenBLAS's core name, e.g. "Haswell", "SkylakeX"; "unknown"
+ * for another CBLAS). */
+const char *lam_blas_config(void);
+const char *lam_blas_core(void);
+/* The value OPENBLAS_CORETYPE should be given before the BLAS loads, or NULL
+ * when the detected core is right.  OpenBLAS picks its kernels when the
+ * library loads; Debian 12's OpenBLAS 0.3.21 takes Sapphire Rapids for
+ * "Cooperlake" and then runs SSE3 (Prescott) sgemm kernels, 3-4x slower than
+ * its SkylakeX ones; a core older than the CPU's AVX2/AVX-512 is also
+ * corrected.  The lamina command applies this itself (it re-executes with
+ * the variable set); a program using the library sets the variable before
+ * it starts. */
+const char *lam_blas_core_advice(void);
+
 /* ------------------------------------------------------------------------
  * Normalization
  *

@@ -1,9 +1,26 @@
+#define _POSIX_C_SOURCE 200809L
 /* lamina: the command-line entry point; a thin layer over liblamina. */
 #include "lamina.h"
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS chooses its kernels when it loads, from OPENBLAS_CORETYPE or its
+ * own CPU detection; where lamina knows the detection to be wrong for this
+ * CPU (lam_blas_core_advice), it runs itself again with the variable set.
+ * A variable the user set is left alone; if the re-execution fails, lamina
+ * goes on with the detected core. */
+static void blas_core_fix(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *advice = lam_blas_core_advice();
+    if (!advice) return;
+    if (setenv("OPENBLAS_CORETYPE", advice, 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -22,6 +39,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    blas_core_fix(argv);
     if (argc < 2) {
         fprintf(stderr, "lamina: missing command (see lamina --help)\n");
         return 2;
@@ -32,7 +50,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("lamina %s (isa %s)\n", lam_version(), lam_isa());
+        printf("lamina %s (isa %s)\nblas: %s (core %s)\n", lam_version(), lam_isa(), lam_blas_config(),
+               lam_blas_core());
         return 0;
     }
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 2, argv + 2);

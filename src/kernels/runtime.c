@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 
 const char *lam_version(void) { return "0.1.0"; }
@@ -65,4 +66,41 @@ int lam_set_isa(const char *name) {
         return 0;
     }
     return -1;
+}
+
+/* ---- the BLAS -------------------------------------------------------- */
+
+/* OpenBLAS's own introspection; absent from another CBLAS. */
+char *openblas_get_config(void) __attribute__((weak));
+char *openblas_get_corename(void) __attribute__((weak));
+
+const char *lam_blas_config(void) { return openblas_get_config ? openblas_get_config() : "unknown CBLAS"; }
+const char *lam_blas_core(void) { return openblas_get_corename ? openblas_get_corename() : "unknown"; }
+
+static int cpu_has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+const char *lam_blas_core_advice(void) {
+    if (!openblas_get_corename) return NULL;
+    const char *core = openblas_get_corename();
+    if (!core) return NULL;
+    if (!cpu_has_avx2()) return NULL;
+    const char *best = cpu_has_avx512() ? "SkylakeX" : "Haswell";
+    /* Misdetected as Cooper Lake: measured SSE3 sgemm kernels (see above). */
+    if (!strcasecmp(core, "cooperlake") || !strcasecmp(core, "sapphirerapids")) return best;
+    /* Kernel families without AVX2/FMA on a CPU that has them. */
+    static const char *const old[] = {"prescott", "core2",   "penryn", "dunnington", "nehalem", "sandybridge",
+                                      "atom",     "katmai",  "coppermine", "northwood", "banias", "barcelona",
+                                      "opteron",  "opteron_sse3", "bobcat", "bulldozer", "piledriver", "unknown",
+                                      NULL};
+    for (size_t i = 0; old[i]; i++)
+        if (!strcasecmp(core, old[i])) return best;
+    return NULL;
 }

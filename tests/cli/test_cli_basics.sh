@@ -26,5 +26,16 @@ expect 2 1 bench norm --reps 99999999999999999999
 expect 2 1 bench norm --bogus
 expect 2 1 bench ffn --threads 1x
 "$bin" --version | grep -q '^lamina [0-9]' && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: --version output" >&2; }
+# The BLAS core: a core the user sets is kept; without one, lamina never runs
+# on a kernel family it knows to be wrong for an AVX2 CPU (it re-executes
+# itself with OPENBLAS_CORETYPE set).
+check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+core_of() { "$bin" --version | sed -n 's/^blas: .*(core \(.*\))$/\1/p'; }
+check "--version names the BLAS core" '[[ -n $(env -u OPENBLAS_CORETYPE "$bin" --version | sed -n "s/^blas: .*(core \(.*\))$/\1/p") ]]'
+check "a user's OPENBLAS_CORETYPE is kept" '[[ $(OPENBLAS_CORETYPE=Prescott core_of) == Prescott ]]'
+if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; then
+  check "no SSE-era or misdetected core on an AVX2 CPU" \
+    '! env -u OPENBLAS_CORETYPE "$bin" --version | grep -q -i -E "\(core (prescott|core2|nehalem|sandybridge|cooperlake|sapphirerapids)\)"'
+fi
 echo "cli basics: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
