@@ -17,8 +17,14 @@ static void blas_core_fix(char **argv) {
     if (getenv("OPENBLAS_CORETYPE")) return;
     const char *advice = lam_blas_core_advice();
     if (!advice) return;
+    /* exec the file itself (not /proc/self/exe, which would rename the
+     * process "exe" in ps and top) */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1) return;
+    self[n] = 0;
     if (setenv("OPENBLAS_CORETYPE", advice, 1) != 0) return;
-    execv("/proc/self/exe", argv);
+    execv(self, argv);
     unsetenv("OPENBLAS_CORETYPE");
 }
 
