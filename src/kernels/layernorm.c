@@ -87,13 +87,14 @@ static size_t chunk_rows(size_t dim) {
 /* Fused path (dx and dgamma/dbeta wanted, 2·FUSE_GROUPS·dim <= FUSE_MAX_FLOATS):
  * rows go in chunks of FUSE_GROUPS groups of FUSE_GROUP_ROWS rows.  The
  * thread that takes a group computes its rows' dx and, in the same pass,
- * the group's column partial sums (rows in order) into part[group]; after a
+ * the group's column partial sums (rows in order) into part[group]
+ * (norm_group_backward: the partials stay in registers per column block); after a
  * barrier each thread adds, for its columns, the chunk's group partials in
  * group order into dgamma/dbeta.  Groups are fixed by the row index alone,
  * so every sum has the same order for any thread count, and x, dy are read
  * once.  part lives on the caller's stack (64 KB). */
 #define FUSE_GROUPS ((size_t)8)
-#define FUSE_GROUP_ROWS ((size_t)16)
+#define FUSE_GROUP_ROWS LAM_NORM_GROUP_MAX
 #define FUSE_MAX_FLOATS ((size_t)16384)
 
 /* As lam_norm_rows_backward, dx != NULL and 2·FUSE_GROUPS·dim <= FUSE_MAX_FLOATS. */
@@ -108,29 +109,27 @@ static void rows_backward_fused(float *dx, float *dgamma, float *dbeta, const fl
         int T = omp_get_num_threads(), t = omp_get_thread_num();
         size_t j0, j1;
         lam_split(dim, LAM_COL_BLOCK, T, t, &j0, &j1);
+        float acc[FUSE_MAX_FLOATS / (2 * FUSE_GROUPS)];   /* >= dim on this path */
         for (size_t c0 = 0; c0 < rows; c0 += ch) {
             size_t c1 = rows - c0 < ch ? rows : c0 + ch, ng = (c1 - c0 + G - 1) / G;
 #pragma omp for schedule(static)
             for (size_t g = 0; g < ng; g++) {
                 float *pg = part + g * 2 * dim, *pb = pg + dim;
-                for (size_t j = 0; j < 2 * dim; j++) pg[j] = 0.0f;
-                size_t i1 = c0 + (g + 1) * G < c1 ? c0 + (g + 1) * G : c1;
-                for (size_t i = c0 + g * G; i < i1; i++) {
-                    size_t o = i * dim;
-                    if (mean)
-                        u->ln_row_backward(dx + o, pg, pb, dy + o, x + o, gamma, dim, mean[i], rstd[i]);
-                    else
-                        u->rms_row_backward(dx + o, pg, dy + o, x + o, gamma, dim, rstd[i]);
-                }
+                size_t i0 = c0 + g * G, i1 = c0 + (g + 1) * G < c1 ? c0 + (g + 1) * G : c1, o = i0 * dim;
+                u->norm_group_backward(dx + o, pg, pb, dy + o, x + o, gamma, i1 - i0, dim, mean ? mean + i0 : NULL,
+                                       rstd + i0);
             } /* implicit barrier: the chunk's partials are complete */
-            for (size_t j = j0; j < j1; j++) {
-                float sg = 0.0f, sb = 0.0f;
+            /* per column: (0 + p_0) + p_1 + ... in group order, then added
+             * once; the loops run over j inside so they vectorize */
+            for (int w = 0; w < 2; w++) {
+                float *out = w ? dbeta : dgamma;
+                if (!out || (w && !mean)) continue;   /* pb is set for LayerNorm only */
+                for (size_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
                 for (size_t g = 0; g < ng; g++) {
-                    sg += part[g * 2 * dim + j];
-                    sb += part[g * 2 * dim + dim + j];
+                    const float *p = part + g * 2 * dim + (size_t)w * dim;
+                    for (size_t j = j0; j < j1; j++) acc[j - j0] += p[j];
                 }
-                if (dgamma) dgamma[j] += sg;
-                if (dbeta) dbeta[j] += sb;
+                for (size_t j = j0; j < j1; j++) out[j] += acc[j - j0];
             }
 #pragma omp barrier /* part is reused by the next chunk */
         }

@@ -21,6 +21,9 @@
 
 #include <stddef.h>
 
+/* Most rows norm_group_backward takes. */
+#define LAM_NORM_GROUP_MAX ((size_t)16)
+
 /* Widest column range col_dgamma_dbeta takes (a multiple of LAM_COL_BLOCK). */
 #define LAM_NORM_COL_MAX ((size_t)512)
 
@@ -69,6 +72,14 @@ typedef struct lam_norm_ukr {
      * (a = rstd·gamma, b = mean(dy), c = mean(dy·x̂)). */
     void (*col_bn_dx)(float *dx, const float *dy, const float *x, size_t rows, size_t ld, size_t nc,
                       const float *m, const float *r, const float *a, const float *b, const float *c);
+    /* The backward of rows <= LAM_NORM_GROUP_MAX consecutive rows: each row's
+     * dx exactly as ln_row_backward (mean given) or rms_row_backward (mean
+     * NULL) computes it, and the group's column partials SET (not added):
+     * pg[j] = Σ_i dy·x̂ and, for LayerNorm, pb[j] = Σ_i dy, each summed from 0
+     * in row order — the same values as zeroing pg, pb and calling the row
+     * kernel on each row in turn.  x, dy, dx are (rows, n); mean, rstd (rows). */
+    void (*norm_group_backward)(float *dx, float *pg, float *pb, const float *dy, const float *x,
+                                const float *gamma, size_t rows, size_t n, const float *mean, const float *rstd);
 } lam_norm_ukr;
 
 extern const lam_norm_ukr lam_norm_ukr_generic;

@@ -152,9 +152,11 @@ static void a_row_apply(float *y, const float *x, const float *gamma, const floa
  * (x − m)·r, subtract mean(g)); C = 0 is RMSNorm (x̂ = x·r).  G: gamma given.
  * A: accumulate pg += dy·x̂ (and pb += dy when C).
  * dx, dy, x, gamma, pg, pb are (n). */
-static inline __attribute__((always_inline)) void row_backward(float *dx, float *pg, float *pb, const float *dy,
-                                                               const float *x, const float *gamma, size_t n,
-                                                               float m, float r, int C, int G, int A) {
+/* Pass 1 of a row's backward: *a = mean(g) (0 when !C), *b = mean(g·x̂),
+ * g = dy·gamma (G) or dy, x̂ = (x − m)·r (C) or x·r. */
+static inline __attribute__((always_inline)) void row_bwd_sums(float *a, float *b, const float *dy, const float *x,
+                                                               const float *gamma, size_t n, float m, float r, int C,
+                                                               int G) {
     const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r);
     __m256 sg0 = _mm256_setzero_ps(), sg1 = sg0, sx0 = sg0, sx1 = sg0;
     size_t j = 0;
@@ -188,8 +190,19 @@ static inline __attribute__((always_inline)) void row_backward(float *dx, float 
 #undef XH
 #undef GG
     const float inv = 1.0f / (float)n;
-    const __m256 va = _mm256_set1_ps(C ? hsum(_mm256_add_ps(sg0, sg1)) * inv : 0.0f);
-    const __m256 vb = _mm256_set1_ps(hsum(_mm256_add_ps(sx0, sx1)) * inv);
+    *a = C ? hsum(_mm256_add_ps(sg0, sg1)) * inv : 0.0f;
+    *b = hsum(_mm256_add_ps(sx0, sx1)) * inv;
+}
+
+static inline __attribute__((always_inline)) void row_backward(float *dx, float *pg, float *pb, const float *dy,
+                                                               const float *x, const float *gamma, size_t n,
+                                                               float m, float r, int C, int G, int A) {
+    const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r);
+    size_t j;
+    float sa, sb;
+    row_bwd_sums(&sa, &sb, dy, x, gamma, n, m, r, C, G);
+    const __m256 va = _mm256_set1_ps(sa);
+    const __m256 vb = _mm256_set1_ps(sb);
     /* dx = r·((g − mean(g)) − x̂·mean(g·x̂)); the partials use the same x̂ */
     for (j = 0; j < n; j += 8) {
         const int full = j + 8 <= n;
@@ -245,6 +258,100 @@ static void a_rms_row_backward(float *dx, float *pg, const float *dy, const floa
             row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 1, 0);
         else
             row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 0, 0);
+    }
+}
+
+/* One row's dx for the vector at column j (mask mk, full: all 8 lanes), and
+ * its contribution to the column partials ag (+= dy·x̂) and ab (+= dy):
+ * the same operations as row_backward's second pass. */
+#define GROUP_VEC(j, mk, full, ag, ab)                                                                          \
+    do {                                                                                                        \
+        __m256 d_ = (full) ? _mm256_loadu_ps(dyr + (j)) : _mm256_maskload_ps(dyr + (j), (mk));                    \
+        __m256 gg_ = G ? _mm256_mul_ps(d_, (full) ? _mm256_loadu_ps(gamma + (j)) : _mm256_maskload_ps(gamma + (j), (mk))) \
+                      : d_;                                                                                      \
+        __m256 xv_ = (full) ? _mm256_loadu_ps(xr + (j)) : _mm256_maskload_ps(xr + (j), (mk));                     \
+        __m256 h_ = C ? _mm256_mul_ps(_mm256_sub_ps(xv_, vm), vr) : _mm256_mul_ps(xv_, vr);                       \
+        __m256 t_ = C ? _mm256_sub_ps(gg_, va) : gg_;                                                              \
+        __m256 o_ = _mm256_mul_ps(vr, _mm256_fnmadd_ps(h_, vb, t_));                                              \
+        if (full)                                                                                               \
+            _mm256_storeu_ps(dxr + (j), o_);                                                                     \
+        else                                                                                                    \
+            _mm256_maskstore_ps(dxr + (j), (mk), o_);                                                            \
+        ag = _mm256_fmadd_ps(d_, h_, ag);                                                                        \
+        if (C) ab = _mm256_add_ps(ab, d_);                                                                       \
+    } while (0)
+
+/* A group of rows <= LAM_NORM_GROUP_MAX: every row's sums first, then the
+ * second pass by blocks of 32 columns, rows in order inside a block, so the
+ * column partials stay in registers and are stored once.  The arithmetic of
+ * each dx and each partial is exactly row_backward's. */
+static inline __attribute__((always_inline)) void group_backward(float *dx, float *pg, float *pb, const float *dy,
+                                                                 const float *x, const float *gamma, size_t rows,
+                                                                 size_t n, const float *mean, const float *rstd,
+                                                                 int C, int G) {
+    float sa[LAM_NORM_GROUP_MAX], sb[LAM_NORM_GROUP_MAX];
+    for (size_t i = 0; i < rows; i++)
+        row_bwd_sums(&sa[i], &sb[i], dy + i * n, x + i * n, gamma, n, C ? mean[i] : 0.0f, rstd[i], C, G);
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m256 g0 = _mm256_setzero_ps(), g1 = g0, g2 = g0, g3 = g0, b0 = g0, b1 = g0, b2 = g0, b3 = g0;
+        for (size_t i = 0; i < rows; i++) {
+            const float *dyr = dy + i * n, *xr = x + i * n;
+            float *dxr = dx + i * n;
+            const __m256 vm = _mm256_set1_ps(C ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
+            const __m256 va = _mm256_set1_ps(sa[i]), vb = _mm256_set1_ps(sb[i]);
+            GROUP_VEC(j, all, 1, g0, b0);
+            GROUP_VEC(j + 8, all, 1, g1, b1);
+            GROUP_VEC(j + 16, all, 1, g2, b2);
+            GROUP_VEC(j + 24, all, 1, g3, b3);
+        }
+        _mm256_storeu_ps(pg + j, g0);
+        _mm256_storeu_ps(pg + j + 8, g1);
+        _mm256_storeu_ps(pg + j + 16, g2);
+        _mm256_storeu_ps(pg + j + 24, g3);
+        if (C) {
+            _mm256_storeu_ps(pb + j, b0);
+            _mm256_storeu_ps(pb + j + 8, b1);
+            _mm256_storeu_ps(pb + j + 16, b2);
+            _mm256_storeu_ps(pb + j + 24, b3);
+        }
+    }
+    for (; j < n; j += 8) {
+        const int full = j + 8 <= n;
+        const __m256i mk = full ? all : mask_n(n - j);
+        __m256 g0 = _mm256_setzero_ps(), b0 = g0;
+        for (size_t i = 0; i < rows; i++) {
+            const float *dyr = dy + i * n, *xr = x + i * n;
+            float *dxr = dx + i * n;
+            const __m256 vm = _mm256_set1_ps(C ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
+            const __m256 va = _mm256_set1_ps(sa[i]), vb = _mm256_set1_ps(sb[i]);
+            GROUP_VEC(j, mk, full, g0, b0);
+        }
+        if (full) {
+            _mm256_storeu_ps(pg + j, g0);
+            if (C) _mm256_storeu_ps(pb + j, b0);
+        } else {
+            _mm256_maskstore_ps(pg + j, mk, g0);
+            if (C) _mm256_maskstore_ps(pb + j, mk, b0);
+        }
+    }
+}
+#undef GROUP_VEC
+
+static void a_norm_group_backward(float *dx, float *pg, float *pb, const float *dy, const float *x,
+                                  const float *gamma, size_t rows, size_t n, const float *mean, const float *rstd) {
+    const float *gm = gamma ? gamma : dy;
+    if (mean) {
+        if (gamma)
+            group_backward(dx, pg, pb, dy, x, gm, rows, n, mean, rstd, 1, 1);
+        else
+            group_backward(dx, pg, pb, dy, x, gm, rows, n, mean, rstd, 1, 0);
+    } else {
+        if (gamma)
+            group_backward(dx, pg, pb, dy, x, gm, rows, n, mean, rstd, 0, 1);
+        else
+            group_backward(dx, pg, pb, dy, x, gm, rows, n, mean, rstd, 0, 0);
     }
 }
 
@@ -385,7 +492,7 @@ static void a_col_bn_dx(float *dx, const float *dy, const float *x, size_t rows,
 
 const lam_norm_ukr lam_norm_ukr_avx2 = {
     a_row_sum_shift, a_row_sum_sqdev, a_row_apply, a_ln_row_backward, a_rms_row_backward, a_col_dgamma_dbeta,
-    a_col_sum_shift, a_col_sum_sqdev, a_col_apply, a_col_bn_sums,     a_col_bn_dx,
+    a_col_sum_shift, a_col_sum_sqdev, a_col_apply, a_col_bn_sums,     a_col_bn_dx,        a_norm_group_backward,
 };
 #else
 typedef int lam_norm_avx2_unused;

@@ -211,7 +211,22 @@ static void g_col_bn_dx(float *dx, const float *dy, const float *x, size_t rows,
     }
 }
 
+/* As the table says: zero the partials, then the row kernels in row order. */
+static void g_norm_group_backward(float *dx, float *pg, float *pb, const float *dy, const float *x,
+                                  const float *gamma, size_t rows, size_t n, const float *mean, const float *rstd) {
+    for (size_t j = 0; j < n; j++) pg[j] = 0.0f;
+    if (mean)
+        for (size_t j = 0; j < n; j++) pb[j] = 0.0f;
+    for (size_t i = 0; i < rows; i++) {
+        size_t o = i * n;
+        if (mean)
+            g_ln_row_backward(dx + o, pg, pb, dy + o, x + o, gamma, n, mean[i], rstd[i]);
+        else
+            g_rms_row_backward(dx + o, pg, dy + o, x + o, gamma, n, rstd[i]);
+    }
+}
+
 const lam_norm_ukr lam_norm_ukr_generic = {
     g_row_sum_shift, g_row_sum_sqdev, g_row_apply,     g_ln_row_backward, g_rms_row_backward, g_col_dgamma_dbeta,
-    g_col_sum_shift, g_col_sum_sqdev, g_col_apply,     g_col_bn_sums,     g_col_bn_dx,
+    g_col_sum_shift, g_col_sum_sqdev, g_col_apply,     g_col_bn_sums,     g_col_bn_dx,        g_norm_group_backward,
 };
