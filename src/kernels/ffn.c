@@ -119,7 +119,7 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
 
 void lam_ffn_backward(const lam_ffn *f, const lam_ffn *grad, float *dx, const float *dy, const float *x,
                       const float *cache, size_t rows) {
-    float *work = lam_workspace(lam_ffn_work_floats(f, rows));
+    float *work = lam_workspace(LAM_WS_FFN, lam_ffn_work_floats(f, rows));
     if (!work) {
         /* kernels cannot report; running out here is a resource failure the
          * caller avoids with lam_ffn_backward_ws */

@@ -16,6 +16,7 @@
  * and make their own row NaN, no other. */
 #include "kernels/kernels_internal.h"
 #include "kernels/norm_ukr.h"
+#include "kernels/workspace.h"
 #include "lamina.h"
 
 #include <float.h>
@@ -85,53 +86,69 @@ static size_t chunk_rows(size_t dim) {
 }
 
 /* Fused path (dx and dgamma/dbeta wanted, 2·FUSE_GROUPS·dim <= FUSE_MAX_FLOATS):
- * rows go in chunks of FUSE_GROUPS groups of FUSE_GROUP_ROWS rows.  The
- * thread that takes a group computes its rows' dx and, in the same pass,
+ * rows go in groups of FUSE_GROUP_ROWS, groups in chunks of FUSE_GROUPS.
+ * The thread that takes a group computes its rows' dx and, in the same pass,
  * the group's column partial sums (rows in order) into part[group]
- * (norm_group_backward: the partials stay in registers per column block); after a
- * barrier each thread adds, for its columns, the chunk's group partials in
- * group order into dgamma/dbeta.  Groups are fixed by the row index alone,
- * so every sum has the same order for any thread count, and x, dy are read
- * once.  part lives on the caller's stack (64 KB). */
+ * (norm_group_backward: the partials stay in registers per column block).
+ * Then each thread, for its columns, sums each chunk's partials in group
+ * order and adds that sum to dgamma/dbeta, chunk after chunk.  Groups and
+ * chunks are fixed by the row index alone, so every sum has the same order
+ * for any thread count, and x, dy are read once.
+ * Partials for many chunks are kept at once (a phase), in the norm's
+ * per-thread workspace: a barrier costs ~10 µs under OMP_WAIT_POLICY=PASSIVE,
+ * and one chunk per phase (128 rows) spent a third of the time in them.  When
+ * the workspace cannot be had, a phase is one chunk on the stack (64 KB);
+ * the sums and their order are the same either way. */
 #define FUSE_GROUPS ((size_t)8)
 #define FUSE_GROUP_ROWS LAM_NORM_GROUP_MAX
 #define FUSE_MAX_FLOATS ((size_t)16384)
+#define PHASE_MAX_FLOATS ((size_t)1 << 20)   /* 4 MB of partials at most */
 
 /* As lam_norm_rows_backward, dx != NULL and 2·FUSE_GROUPS·dim <= FUSE_MAX_FLOATS. */
 static void rows_backward_fused(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                                 const float *gamma, const float *mean, const float *rstd, size_t rows, size_t dim,
                                 int nt) {
     const lam_norm_ukr *u = lam_norm_ukr_get();
-    const size_t G = FUSE_GROUP_ROWS, ch = FUSE_GROUPS * FUSE_GROUP_ROWS;
-    float part[FUSE_MAX_FLOATS]; /* [group][dgamma, dbeta][dim] */
+    const size_t G = FUSE_GROUP_ROWS, ch = FUSE_GROUPS * FUSE_GROUP_ROWS, chunk_floats = FUSE_GROUPS * 2 * dim;
+    const size_t nchunks = (rows + ch - 1) / ch;
+    size_t pc = PHASE_MAX_FLOATS / chunk_floats;   /* chunks per phase */
+    if (pc > nchunks) pc = nchunks;
+    float stack_part[FUSE_MAX_FLOATS];
+    float *part = pc > 1 ? lam_workspace(LAM_WS_NORM, pc * chunk_floats) : NULL; /* [group][dgamma, dbeta][dim] */
+    if (!part) part = stack_part, pc = 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int T = omp_get_num_threads(), t = omp_get_thread_num();
         size_t j0, j1;
         lam_split(dim, LAM_COL_BLOCK, T, t, &j0, &j1);
         float acc[FUSE_MAX_FLOATS / (2 * FUSE_GROUPS)];   /* >= dim on this path */
-        for (size_t c0 = 0; c0 < rows; c0 += ch) {
-            size_t c1 = rows - c0 < ch ? rows : c0 + ch, ng = (c1 - c0 + G - 1) / G;
+        for (size_t p0 = 0; p0 < rows; p0 += pc * ch) {
+            size_t p1 = rows - p0 < pc * ch ? rows : p0 + pc * ch, ng = (p1 - p0 + G - 1) / G;
 #pragma omp for schedule(static)
             for (size_t g = 0; g < ng; g++) {
                 float *pg = part + g * 2 * dim, *pb = pg + dim;
-                size_t i0 = c0 + g * G, i1 = c0 + (g + 1) * G < c1 ? c0 + (g + 1) * G : c1, o = i0 * dim;
+                size_t i0 = p0 + g * G, i1 = i0 + G < p1 ? i0 + G : p1, o = i0 * dim;
                 u->norm_group_backward(dx + o, pg, pb, dy + o, x + o, gamma, i1 - i0, dim, mean ? mean + i0 : NULL,
                                        rstd + i0);
-            } /* implicit barrier: the chunk's partials are complete */
-            /* per column: (0 + p_0) + p_1 + ... in group order, then added
-             * once; the loops run over j inside so they vectorize */
-            for (int w = 0; w < 2; w++) {
-                float *out = w ? dbeta : dgamma;
-                if (!out || (w && !mean)) continue;   /* pb is set for LayerNorm only */
-                for (size_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
-                for (size_t g = 0; g < ng; g++) {
-                    const float *p = part + g * 2 * dim + (size_t)w * dim;
-                    for (size_t j = j0; j < j1; j++) acc[j - j0] += p[j];
+            } /* implicit barrier: the phase's partials are complete */
+            /* per chunk and column: (0 + p_0) + p_1 + ... in group order,
+             * then added once; the loops run over j inside so they vectorize */
+            for (size_t c = 0; c * FUSE_GROUPS < ng; c++) {
+                size_t g1 = (c + 1) * FUSE_GROUPS < ng ? (c + 1) * FUSE_GROUPS : ng;
+                for (int w = 0; w < 2; w++) {
+                    float *out = w ? dbeta : dgamma;
+                    if (!out || (w && !mean)) continue;   /* pb is set for LayerNorm only */
+                    for (size_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
+                    for (size_t g = c * FUSE_GROUPS; g < g1; g++) {
+                        const float *pp = part + g * 2 * dim + (size_t)w * dim;
+                        for (size_t j = j0; j < j1; j++) acc[j - j0] += pp[j];
+                    }
+                    for (size_t j = j0; j < j1; j++) out[j] += acc[j - j0];
                 }
-                for (size_t j = j0; j < j1; j++) out[j] += acc[j - j0];
             }
-#pragma omp barrier /* part is reused by the next chunk */
+            if (p1 < rows) {
+#pragma omp barrier /* part is reused by the next phase */
+            }
         }
     }
 }

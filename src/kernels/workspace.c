@@ -5,21 +5,23 @@
 
 #include <stdlib.h>
 
-static _Thread_local float *ws_buf;
-static _Thread_local size_t ws_cap;
+static _Thread_local float *ws_buf[LAM_WS_SLOTS];
+static _Thread_local size_t ws_cap[LAM_WS_SLOTS];
 
-float *lam_workspace(size_t n) {
-    if (n <= ws_cap && ws_buf) return ws_buf;
+float *lam_workspace(int slot, size_t n) {
+    if (n <= ws_cap[slot] && ws_buf[slot]) return ws_buf[slot];
     void *p = NULL;
     if (n > ((size_t)-1 - 63) / sizeof(float) || posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) return NULL;
-    free(ws_buf);
-    ws_buf = p;
-    ws_cap = n;
-    return ws_buf;
+    free(ws_buf[slot]);
+    ws_buf[slot] = p;
+    ws_cap[slot] = n;
+    return ws_buf[slot];
 }
 
 void lam_release_workspace(void) {
-    free(ws_buf);
-    ws_buf = NULL;
-    ws_cap = 0;
+    for (int k = 0; k < LAM_WS_SLOTS; k++) {
+        free(ws_buf[k]);
+        ws_buf[k] = NULL;
+        ws_cap[k] = 0;
+    }
 }

@@ -414,7 +414,9 @@ static void test_nonfinite(void) {
 /* ---------------------------------------------------------------- 4. thread-count bit identity */
 
 static void test_threads(void) {
-    static const size_t shapes[][2] = {{1000, 77}, {300, 1000}, {64, 4099}, {5000, 17}, {3, 65536}};
+    /* 8492x1024: the fused backward keeps the partials of 8192 rows at a time
+     * (layernorm.c, PHASE_MAX_FLOATS), so this shape takes two phases */
+    static const size_t shapes[][2] = {{1000, 77}, {300, 1000}, {64, 4099}, {5000, 17}, {3, 65536}, {8492, 1024}};
     for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
         size_t rows = shapes[sh][0], dim = shapes[sh][1], n = rows * dim;
         float *x = check_alloc(n * sizeof(float)), *dy = check_alloc(n * sizeof(float));
@@ -449,6 +451,45 @@ static void test_threads(void) {
         }
         free(x), free(dy), free(g), free(b);
     }
+}
+
+/* The backward's column sums are grouped by the row index from the start of
+ * the call, 128-row chunks added to dgamma one after the other; so a call
+ * split at a multiple of 128 rows gives the same bits as one call, whatever
+ * the fused path keeps in its workspace at a time. */
+static void test_split_calls(void) {
+    const size_t rows = 8492, dim = 1024, n = rows * dim, cut = 4096 + 128;
+    float *x = check_alloc(n * sizeof(float)), *dy = check_alloc(n * sizeof(float));
+    float *g = check_alloc(dim * sizeof(float)), *mean = check_alloc(rows * sizeof(float)),
+          *rstd = check_alloc(rows * sizeof(float)), *y = check_alloc(n * sizeof(float));
+    float *dx[2], *dg[2], *db[2];
+    check_fill_normal(x, n, 0.5, 2.0, 91);
+    check_fill_normal(dy, n, 0.0, 1.0, 92);
+    check_fill_normal(g, dim, 1.0, 0.3, 93);
+    for (int kind = LN; kind <= RMS; kind++) {
+        if (kind == LN)
+            lam_layernorm_forward(y, mean, rstd, x, g, NULL, rows, dim, 1e-5f);
+        else
+            lam_rmsnorm_forward(y, rstd, x, g, rows, dim, 1e-5f);
+        for (int k = 0; k < 2; k++) {
+            dx[k] = check_alloc(n * sizeof(float));
+            dg[k] = check_alloc(dim * sizeof(float));
+            db[k] = check_alloc(dim * sizeof(float));
+            for (size_t j = 0; j < dim; j++) dg[k][j] = db[k][j] = 0.25f;
+        }
+        run_backward(kind, dx[0], dg[0], db[0], dy, x, g, mean, rstd, rows, dim);
+        run_backward(kind, dx[1], dg[1], db[1], dy, x, g, mean, rstd, cut, dim);
+        run_backward(kind, dx[1] + cut * dim, dg[1], db[1], dy + cut * dim, x + cut * dim, g, mean + cut, rstd + cut,
+                     rows - cut, dim);
+        CHECK(memcmp(dx[0], dx[1], n * sizeof(float)) == 0, "%s %s: dx of a split call differs", isa_now,
+              kind_name[kind]);
+        CHECK(memcmp(dg[0], dg[1], dim * sizeof(float)) == 0, "%s %s: dgamma of a split call differs", isa_now,
+              kind_name[kind]);
+        CHECK(memcmp(db[0], db[1], dim * sizeof(float)) == 0, "%s %s: dbeta of a split call differs", isa_now,
+              kind_name[kind]);
+        for (int k = 0; k < 2; k++) free(dx[k]), free(dg[k]), free(db[k]);
+    }
+    free(x), free(dy), free(g), free(mean), free(rstd), free(y);
 }
 
 /* ---------------------------------------------------------------- 5. finite differences */
@@ -578,6 +619,7 @@ int main(void) {
         test_constant();
         test_nonfinite();
         test_threads();
+        test_split_calls();
         test_bn_running();
     }
     return check_done("test_norm");
