@@ -38,7 +38,27 @@ static void usage(FILE *f, const cli_flag *flags, size_t n) {
     cli_print_flags(f, flags, n);
 }
 
-/* Creates dir when missing (one level); 0 or an exit status. */
+/* mkdir -p for the parents of dir (not dir itself); 0 or -1 with errno. */
+static int make_parents(const char *dir) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    while (n > 1 && path[n - 1] == '/') path[--n] = 0;   /* trailing slashes */
+    for (size_t i = 1; i < n; i++) {
+        if (path[i] != '/') continue;
+        path[i] = 0;
+        struct stat sb;
+        if (stat(path, &sb) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+        path[i] = '/';
+    }
+    return 0;
+}
+
+/* Creates dir, and its missing parents, when missing; 0 or an exit status. */
 static int ensure_dir(const char *dir) {
     struct stat sb;
     if (stat(dir, &sb) == 0) {
@@ -48,9 +68,9 @@ static int ensure_dir(const char *dir) {
         }
         return 0;
     }
-    if (mkdir(dir, 0777) != 0) {
+    if (make_parents(dir) != 0 || mkdir(dir, 0777) != 0) {
         fprintf(stderr, "lamina train: cannot create --out %s: %s\n", dir, strerror(errno));
-        return errno == ENOENT ? 2 : 1;
+        return errno == ENOENT || errno == ENOTDIR ? 2 : 1;
     }
     return 0;
 }

@@ -169,6 +169,10 @@ expect 2 "heads" "$bin" train --data "$tmp/data.txt" --out "$tmp/x" --dim 30 --h
 expect 2 "--norm" "$bin" train --data "$tmp/data.txt" --out "$tmp/x" --norm groupnorm
 expect 2 "accum" "$bin" train --data "$tmp/data.txt" --out "$tmp/x" "${tiny[@]}" --accum 3
 expect 2 "not a directory" "$bin" train --data "$tmp/data.txt" --out "$tmp/data.txt" "${tiny[@]}"
+expect 2 "Not a directory" "$bin" train --data "$tmp/data.txt" --out "$tmp/data.txt/sub/run" "${tiny[@]}"
+# --out's missing parents are created (the main job's runs/ on a fresh clone)
+"$bin" train --data "$tmp/data.txt" --out "$tmp/new/parents/run/" "${tiny[@]}" --steps 2 >/dev/null 2>&1 \
+  && [[ -s $tmp/new/parents/run/model.safetensors ]] && ok || bad "train --out with missing parents"
 cp "$tmp/a/model.safetensors" "$tmp/a.model.bak"
 expect 2 "already holds a checkpoint" "$bin" train --data "$tmp/data.txt" --out "$tmp/a" "${tiny[@]}" --steps 12
 expect 2 "setting 'lr' is 0.01 here" "$bin" train --data "$tmp/data.txt" --out "$tmp/a" "${tiny[@]}" --steps 12 --lr 1e-2 --resume
