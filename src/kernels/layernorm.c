@@ -179,9 +179,9 @@ void lam_norm_rows_backward(float *dx, float *dgamma, float *dbeta, const float 
                 for (size_t i = c0; i < c1; i++) {
                     size_t o = i * dim;
                     if (mean)
-                        u->ln_row_backward(dx + o, NULL, NULL, dy + o, x + o, gamma, dim, mean[i], rstd[i]);
+                        u->ln_row_backward(dx + o, dy + o, x + o, gamma, dim, mean[i], rstd[i]);
                     else
-                        u->rms_row_backward(dx + o, NULL, dy + o, x + o, gamma, dim, rstd[i]);
+                        u->rms_row_backward(dx + o, dy + o, x + o, gamma, dim, rstd[i]);
                 }
                 /* implicit barrier: the chunk is now in cache */
             }

@@ -34,16 +34,12 @@ typedef struct lam_norm_ukr {
     float (*row_sum_sqdev)(const float *x, size_t n, float s, float m);
     /* x, y, gamma, beta are (n).  y = (x − m)·r·gamma + beta. */
     void (*row_apply)(float *y, const float *x, const float *gamma, const float *beta, size_t n, float m, float r);
-    /* LayerNorm backward of one row; x, dy, dx, gamma, pg, pb are (n).
-     * x̂ = (x − m)·r, g = dy·gamma, dx = r·(g − mean(g) − x̂·mean(g·x̂)).
-     * When pg is not NULL: pg += dy·x̂ and pb += dy (column partial sums of
-     * dgamma, dbeta; pg and pb both or neither). */
-    void (*ln_row_backward)(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
-                            size_t n, float m, float r);
-    /* RMSNorm backward of one row: x̂ = x·r, g = dy·gamma, dx = r·(g − x̂·mean(g·x̂));
-     * pg (may be NULL) += dy·x̂. */
-    void (*rms_row_backward)(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
-                             float r);
+    /* LayerNorm backward of one row; x, dy, dx, gamma are (n).
+     * x̂ = (x − m)·r, g = dy·gamma, dx = r·(g − mean(g) − x̂·mean(g·x̂)). */
+    void (*ln_row_backward)(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
+                            float r);
+    /* RMSNorm backward of one row: x̂ = x·r, g = dy·gamma, dx = r·(g − x̂·mean(g·x̂)). */
+    void (*rms_row_backward)(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r);
     /* x, dy are (rows, ld) starting at column j0 of the caller's matrix (the
      * pointers are already offset); mean, rstd are (rows); dgamma, dbeta are
      * (nc), offset likewise; nc <= LAM_NORM_COL_MAX.  The kernel walks the
@@ -76,8 +72,8 @@ typedef struct lam_norm_ukr {
      * dx exactly as ln_row_backward (mean given) or rms_row_backward (mean
      * NULL) computes it, and the group's column partials SET (not added):
      * pg[j] = Σ_i dy·x̂ and, for LayerNorm, pb[j] = Σ_i dy, each summed from 0
-     * in row order — the same values as zeroing pg, pb and calling the row
-     * kernel on each row in turn.  x, dy, dx are (rows, n); mean, rstd (rows). */
+     * in row order with one fused multiply-add (pg) or add (pb) per row,
+     * x̂ as the row kernel forms it.  x, dy, dx are (rows, n); mean, rstd (rows). */
     void (*norm_group_backward)(float *dx, float *pg, float *pb, const float *dy, const float *x,
                                 const float *gamma, size_t rows, size_t n, const float *mean, const float *rstd);
 } lam_norm_ukr;

@@ -148,11 +148,9 @@ static void a_row_apply(float *y, const float *x, const float *gamma, const floa
         apply_row(y, x, x, x, n, m, r, 0, 0);
 }
 
-/* LayerNorm / RMSNorm backward of one row.  C = 1 centres (LayerNorm: x̂ =
- * (x − m)·r, subtract mean(g)); C = 0 is RMSNorm (x̂ = x·r).  G: gamma given.
- * A: accumulate pg += dy·x̂ (and pb += dy when C).
- * dx, dy, x, gamma, pg, pb are (n). */
-/* Pass 1 of a row's backward: *a = mean(g) (0 when !C), *b = mean(g·x̂),
+/* LayerNorm / RMSNorm backward.  C = 1 centres (LayerNorm: x̂ = (x − m)·r,
+ * subtract mean(g)); C = 0 is RMSNorm (x̂ = x·r).  G: gamma given.
+ * Pass 1 of a row's backward: *a = mean(g) (0 when !C), *b = mean(g·x̂),
  * g = dy·gamma (G) or dy, x̂ = (x − m)·r (C) or x·r. */
 static inline __attribute__((always_inline)) void row_bwd_sums(float *a, float *b, const float *dy, const float *x,
                                                                const float *gamma, size_t n, float m, float r, int C,
@@ -194,77 +192,13 @@ static inline __attribute__((always_inline)) void row_bwd_sums(float *a, float *
     *b = hsum(_mm256_add_ps(sx0, sx1)) * inv;
 }
 
-static inline __attribute__((always_inline)) void row_backward(float *dx, float *pg, float *pb, const float *dy,
-                                                               const float *x, const float *gamma, size_t n,
-                                                               float m, float r, int C, int G, int A) {
-    const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r);
-    size_t j;
-    float sa, sb;
-    row_bwd_sums(&sa, &sb, dy, x, gamma, n, m, r, C, G);
-    const __m256 va = _mm256_set1_ps(sa);
-    const __m256 vb = _mm256_set1_ps(sb);
-    /* dx = r·((g − mean(g)) − x̂·mean(g·x̂)); the partials use the same x̂ */
-    for (j = 0; j < n; j += 8) {
-        const int full = j + 8 <= n;
-        const __m256i mk = full ? _mm256_set1_epi32(-1) : mask_n(n - j);
-        __m256 d = full ? _mm256_loadu_ps(dy + j) : _mm256_maskload_ps(dy + j, mk);
-        __m256 g0 = G ? _mm256_mul_ps(d, full ? _mm256_loadu_ps(gamma + j) : _mm256_maskload_ps(gamma + j, mk)) : d;
-        __m256 xv = full ? _mm256_loadu_ps(x + j) : _mm256_maskload_ps(x + j, mk);
-        __m256 h0 = C ? _mm256_mul_ps(_mm256_sub_ps(xv, vm), vr) : _mm256_mul_ps(xv, vr);
-        __m256 t = C ? _mm256_sub_ps(g0, va) : g0;
-        __m256 o = _mm256_mul_ps(vr, _mm256_fnmadd_ps(h0, vb, t));
-        if (full) {
-            _mm256_storeu_ps(dx + j, o);
-            if (A) {
-                _mm256_storeu_ps(pg + j, _mm256_fmadd_ps(d, h0, _mm256_loadu_ps(pg + j)));
-                if (C) _mm256_storeu_ps(pb + j, _mm256_add_ps(_mm256_loadu_ps(pb + j), d));
-            }
-        } else {
-            _mm256_maskstore_ps(dx + j, mk, o);
-            if (A) {
-                _mm256_maskstore_ps(pg + j, mk, _mm256_fmadd_ps(d, h0, _mm256_maskload_ps(pg + j, mk)));
-                if (C) _mm256_maskstore_ps(pb + j, mk, _mm256_add_ps(_mm256_maskload_ps(pb + j, mk), d));
-            }
-        }
-    }
-}
-
-static void a_ln_row_backward(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
-                              size_t n, float m, float r) {
-    const float *gm = gamma ? gamma : dy;
-    if (pg) {
-        if (gamma)
-            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 1, 1);
-        else
-            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 0, 1);
-    } else {
-        if (gamma)
-            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 1, 0);
-        else
-            row_backward(dx, pg, pb, dy, x, gm, n, m, r, 1, 0, 0);
-    }
-}
-
-static void a_rms_row_backward(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
-                               float r) {
-    const float *gm = gamma ? gamma : dy;
-    if (pg) {
-        if (gamma)
-            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 1, 1);
-        else
-            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 0, 1);
-    } else {
-        if (gamma)
-            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 1, 0);
-        else
-            row_backward(dx, pg, pg, dy, x, gm, n, 0.0f, r, 0, 0, 0);
-    }
-}
-
-/* One row's dx for the vector at column j (mask mk, full: all 8 lanes), and
- * its contribution to the column partials ag (+= dy·x̂) and ab (+= dy):
- * the same operations as row_backward's second pass. */
-#define GROUP_VEC(j, mk, full, ag, ab)                                                                          \
+/* Pass 2 for the vector at column j of one row (mask mk, full: all 8 lanes):
+ *   dx = r·((g − mean(g)) − x̂·mean(g·x̂))
+ * and its contribution to the column partials ag += dy·x̂, ab += dy (when C).
+ * Needs dyr, xr, dxr (the row), vm, vr, va, vb (its m, r, mean(g),
+ * mean(g·x̂)), C and G in scope.  The one definition of this arithmetic, for
+ * the row kernels and the group kernel alike. */
+#define BWD_VEC(j, mk, full, ag, ab)                                                                          \
     do {                                                                                                        \
         __m256 d_ = (full) ? _mm256_loadu_ps(dyr + (j)) : _mm256_maskload_ps(dyr + (j), (mk));                    \
         __m256 gg_ = G ? _mm256_mul_ps(d_, (full) ? _mm256_loadu_ps(gamma + (j)) : _mm256_maskload_ps(gamma + (j), (mk))) \
@@ -281,10 +215,42 @@ static void a_rms_row_backward(float *dx, float *pg, const float *dy, const floa
         if (C) ab = _mm256_add_ps(ab, d_);                                                                       \
     } while (0)
 
+/* dx of one row; dx, dy, x, gamma are (n). */
+static inline __attribute__((always_inline)) void row_backward(float *dx, const float *dy, const float *x,
+                                                               const float *gamma, size_t n, float m, float r, int C,
+                                                               int G) {
+    float sa, sb;
+    row_bwd_sums(&sa, &sb, dy, x, gamma, n, m, r, C, G);
+    const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(r), va = _mm256_set1_ps(sa), vb = _mm256_set1_ps(sb);
+    const float *dyr = dy, *xr = x;
+    float *dxr = dx;
+    __m256 ag = _mm256_setzero_ps(), ab = ag;   /* partials not wanted here: dead, removed by the compiler */
+    for (size_t j = 0; j < n; j += 8) {
+        const int full = j + 8 <= n;
+        const __m256i mk = full ? _mm256_set1_epi32(-1) : mask_n(n - j);
+        BWD_VEC(j, mk, full, ag, ab);
+    }
+    (void)ag, (void)ab;
+}
+
+static void a_ln_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
+                              float r) {
+    if (gamma)
+        row_backward(dx, dy, x, gamma, n, m, r, 1, 1);
+    else
+        row_backward(dx, dy, x, dy, n, m, r, 1, 0);
+}
+
+static void a_rms_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r) {
+    if (gamma)
+        row_backward(dx, dy, x, gamma, n, 0.0f, r, 0, 1);
+    else
+        row_backward(dx, dy, x, dy, n, 0.0f, r, 0, 0);
+}
+
 /* A group of rows <= LAM_NORM_GROUP_MAX: every row's sums first, then the
  * second pass by blocks of 32 columns, rows in order inside a block, so the
- * column partials stay in registers and are stored once.  The arithmetic of
- * each dx and each partial is exactly row_backward's. */
+ * column partials stay in registers and are stored once. */
 static inline __attribute__((always_inline)) void group_backward(float *dx, float *pg, float *pb, const float *dy,
                                                                  const float *x, const float *gamma, size_t rows,
                                                                  size_t n, const float *mean, const float *rstd,
@@ -301,10 +267,10 @@ static inline __attribute__((always_inline)) void group_backward(float *dx, floa
             float *dxr = dx + i * n;
             const __m256 vm = _mm256_set1_ps(C ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
             const __m256 va = _mm256_set1_ps(sa[i]), vb = _mm256_set1_ps(sb[i]);
-            GROUP_VEC(j, all, 1, g0, b0);
-            GROUP_VEC(j + 8, all, 1, g1, b1);
-            GROUP_VEC(j + 16, all, 1, g2, b2);
-            GROUP_VEC(j + 24, all, 1, g3, b3);
+            BWD_VEC(j, all, 1, g0, b0);
+            BWD_VEC(j + 8, all, 1, g1, b1);
+            BWD_VEC(j + 16, all, 1, g2, b2);
+            BWD_VEC(j + 24, all, 1, g3, b3);
         }
         _mm256_storeu_ps(pg + j, g0);
         _mm256_storeu_ps(pg + j + 8, g1);
@@ -326,7 +292,7 @@ static inline __attribute__((always_inline)) void group_backward(float *dx, floa
             float *dxr = dx + i * n;
             const __m256 vm = _mm256_set1_ps(C ? mean[i] : 0.0f), vr = _mm256_set1_ps(rstd[i]);
             const __m256 va = _mm256_set1_ps(sa[i]), vb = _mm256_set1_ps(sb[i]);
-            GROUP_VEC(j, mk, full, g0, b0);
+            BWD_VEC(j, mk, full, g0, b0);
         }
         if (full) {
             _mm256_storeu_ps(pg + j, g0);
@@ -337,7 +303,6 @@ static inline __attribute__((always_inline)) void group_backward(float *dx, floa
         }
     }
 }
-#undef GROUP_VEC
 
 static void a_norm_group_backward(float *dx, float *pg, float *pb, const float *dy, const float *x,
                                   const float *gamma, size_t rows, size_t n, const float *mean, const float *rstd) {
@@ -354,6 +319,8 @@ static void a_norm_group_backward(float *dx, float *pg, float *pb, const float *
             group_backward(dx, pg, pb, dy, x, gm, rows, n, mean, rstd, 0, 0);
     }
 }
+
+#undef BWD_VEC
 
 /* Masks for a block of nc <= 16 columns. */
 static inline void masks16(size_t nc, __m256i *k0, __m256i *k1) {

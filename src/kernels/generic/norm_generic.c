@@ -65,8 +65,9 @@ static void g_row_apply(float *y, const float *x, const float *gamma, const floa
         for (size_t j = 0; j < n; j++) y[j] = (x[j] - m) * r;
 }
 
-/* dx, dy, x, gamma are (n).  Forward: y = (x − m)·r·gamma + beta. */
-static void g_ln_row_backward(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
+/* dx, dy, x, gamma are (n).  Forward: y = (x − m)·r·gamma + beta.
+ * pg, pb (both or neither) += dy·x̂, dy: the group kernel's partials. */
+static void ln_row_backward_acc(float *dx, float *pg, float *pb, const float *dy, const float *x, const float *gamma,
                               size_t n, float m, float r) {
     float sg[NL] = {0}, sgx[NL] = {0};
     size_t j = 0;
@@ -98,8 +99,8 @@ static void g_ln_row_backward(float *dx, float *pg, float *pb, const float *dy, 
         }
 }
 
-/* dx, dy, x, gamma are (n).  Forward: y = x·r·gamma. */
-static void g_rms_row_backward(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
+/* dx, dy, x, gamma are (n).  Forward: y = x·r·gamma.  pg (may be NULL) += dy·x̂. */
+static void rms_row_backward_acc(float *dx, float *pg, const float *dy, const float *x, const float *gamma, size_t n,
                                float r) {
     float sgx[NL] = {0};
     size_t j = 0;
@@ -211,6 +212,15 @@ static void g_col_bn_dx(float *dx, const float *dy, const float *x, size_t rows,
     }
 }
 
+static void g_ln_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float m,
+                              float r) {
+    ln_row_backward_acc(dx, NULL, NULL, dy, x, gamma, n, m, r);
+}
+
+static void g_rms_row_backward(float *dx, const float *dy, const float *x, const float *gamma, size_t n, float r) {
+    rms_row_backward_acc(dx, NULL, dy, x, gamma, n, r);
+}
+
 /* As the table says: zero the partials, then the row kernels in row order. */
 static void g_norm_group_backward(float *dx, float *pg, float *pb, const float *dy, const float *x,
                                   const float *gamma, size_t rows, size_t n, const float *mean, const float *rstd) {
@@ -220,9 +230,9 @@ static void g_norm_group_backward(float *dx, float *pg, float *pb, const float *
     for (size_t i = 0; i < rows; i++) {
         size_t o = i * n;
         if (mean)
-            g_ln_row_backward(dx + o, pg, pb, dy + o, x + o, gamma, n, mean[i], rstd[i]);
+            ln_row_backward_acc(dx + o, pg, pb, dy + o, x + o, gamma, n, mean[i], rstd[i]);
         else
-            g_rms_row_backward(dx + o, pg, dy + o, x + o, gamma, n, rstd[i]);
+            rms_row_backward_acc(dx + o, pg, dy + o, x + o, gamma, n, rstd[i]);
     }
 }
 
