@@ -127,6 +127,20 @@ void lam_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float 
                             const float *gamma, const float *mean, const float *rstd, size_t rows, size_t dim);
 
 /* ------------------------------------------------------------------------
+ * Summary statistics (diagnostics)
+ * ---------------------------------------------------------------------- */
+
+/* mean, population standard deviation, max |v| and L2 norm of a tensor. */
+typedef struct lam_summary { double mean, std, max_abs, l2; } lam_summary;
+/* x is (rows, dim); sub and mul are (rows) when by_col == 0, (dim) when
+ * by_col == 1, or NULL (0 and 1).  Summarizes v = (x − sub)·mul over all
+ * rows·dim values: two passes in double (never E[v²] − E[v]²), in a fixed
+ * order, so the result does not depend on the thread count.  A NaN makes
+ * mean, std, max_abs and l2 NaN; an infinity makes them non-finite. */
+void lam_summarize(lam_summary *s, const float *x, const float *sub, const float *mul, int by_col, size_t rows,
+                   size_t dim);
+
+/* ------------------------------------------------------------------------
  * Feed-forward layer
  * ---------------------------------------------------------------------- */
 
@@ -293,6 +307,34 @@ double lam_model_grad_norm(const lam_model *m);
 lam_status lam_model_eval(lam_model *m, const uint8_t *data, size_t len, size_t max_windows, double *loss_sum,
                           size_t *tokens, lam_error *err);
 
+/* Diagnostics: what the residual stream and the norms look like.
+ *
+ * The stream is observed at 2·layers + 1 places: entry 2i is layer i's
+ * attention sublayer, 2i + 1 its MLP sublayer, entry 2·layers the head (after
+ * the last layer).  For each:
+ *   stream    the residual stream entering the sublayer (layer i's input, or
+ *             `mid` between the sublayers; for the head, the last layer's output);
+ *   norm_in   what the sublayer's norm reads: pre = the stream; post = the
+ *             stream plus the sublayer's output (x = norm(x + f(x)));
+ *             the head: ln_f's input (pre) or the stream (post);
+ *   xhat      the normalized values before gamma and beta: (x − mean)·rstd for
+ *             LayerNorm and BatchNorm (per row / per feature), x·rstd for RMSNorm;
+ *   norm_out  the norm's output, gamma·xhat + beta;
+ *   stream_grad  ∂loss/∂stream of the last backward run with diagnostics on
+ *             (the gradient of that micro-batch's mean loss; NaN otherwise).
+ * Where there is no norm (norm none, or the post-norm head) xhat and norm_out
+ * equal norm_in.  All from the last forward (its rows only). */
+typedef struct lam_sublayer_stats {
+    lam_summary stream, norm_in, xhat, norm_out, stream_grad;
+} lam_sublayer_stats;
+size_t lam_model_stats_count(const lam_model *m);   /* 2·layers + 1 */
+/* On: lam_model_backward also summarizes ∂loss/∂stream at each place (a pass
+ * over one (rows, dim) buffer per place).  Off by default. */
+void lam_model_set_diagnostics(lam_model *m, int on);
+/* Fills out[0 .. lam_model_stats_count(m)) from the last forward;
+ * LAM_ERR_STATE before any forward. */
+lam_status lam_model_stats(const lam_model *m, lam_sublayer_stats *out, lam_error *err);
+
 /* ------------------------------------------------------------------------
  * Training: AdamW, learning-rate schedule, seeded batches, one step
  * ---------------------------------------------------------------------- */
@@ -346,6 +388,18 @@ void lam_trainer_update(lam_trainer *tr, lam_step_stats *st);
  * layout like lam_tensor.data; NULL for untrained tensors. */
 float *lam_trainer_moment(lam_trainer *tr, size_t i, int which);
 size_t lam_trainer_memory(const lam_trainer *tr);   /* bytes of optimizer state */
+
+/* Per-tensor diagnostics of an update: the gradient (before clipping) and
+ * the update-to-weight ratio ‖w_after − w_before‖ / ‖w_before‖. */
+typedef struct lam_tensor_stats { lam_summary grad; double update_ratio; } lam_tensor_stats;
+/* On: the next updates record lam_tensor_stats for every tensor (one copy of
+ * the parameters, allocated here once, and a pass over them per update) and
+ * the model records its stream gradients (lam_model_set_diagnostics).
+ * LAM_ERR_NOMEM when the copy cannot be allocated. */
+lam_status lam_trainer_set_diagnostics(lam_trainer *tr, int on, lam_error *err);
+/* Per tensor (lam_model_tensor order) of the last update made with
+ * diagnostics on; NULL before one.  Untrained tensors hold NaN. */
+const lam_tensor_stats *lam_trainer_tensor_stats(const lam_trainer *tr);
 
 /* Everything besides the moments that a bit-exact resume needs. */
 typedef struct lam_trainer_state {

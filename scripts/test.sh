@@ -5,6 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/deps.sh"
 "$here/scripts/build.sh"
+"$here/scripts/corpus.sh" >/dev/null   # the default corpus, for the lab tests (tests/cli/test_lab.sh)
 cd "${BUILD_DIR:-$here/build}"
 # The library's tests run on the BLAS kernels the lamina command runs on
 # (it corrects a misdetected OpenBLAS core; see lam_blas_core_advice).

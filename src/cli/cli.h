@@ -12,6 +12,7 @@ int cli_inspect(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_experiment(int argc, char **argv);
 
 /* ---- shared by train, sample and eval (cli_model.c); each returns 0 or an
  * exit status after printing one line "lamina CMD: ..." on stderr. */
@@ -21,6 +22,9 @@ int cli_eval(int argc, char **argv);
 int cli_read_data(const char *cmd, const char *path, size_t min_len, unsigned char **data, size_t *len);
 /* DIR/model.safetensors when dir_or_file is a directory, else itself. */
 void cli_model_path(char *out, size_t n, const char *dir_or_file);
+/* Creates dir, and its missing parents, when missing (flag names it in the
+ * error); 0, or 2 (a file in the way) / 1 after a one-line error. */
+int cli_ensure_dir(const char *cmd, const char *flag, const char *dir);
 /* Creates the model a model file describes and loads its weights. */
 int cli_load_model(const char *cmd, const char *dir_or_file, size_t max_batch, lam_model **out);
 

@@ -82,3 +82,40 @@ int cli_load_model(const char *cmd, const char *dir_or_file, size_t max_batch, l
     }
     return 0;
 }
+
+/* mkdir -p for the parents of dir (not dir itself); 0 or -1 with errno. */
+static int make_parents(const char *dir) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    while (n > 1 && path[n - 1] == '/') path[--n] = 0;   /* trailing slashes */
+    for (size_t i = 1; i < n; i++) {
+        if (path[i] != '/') continue;
+        path[i] = 0;
+        struct stat sb;
+        if (stat(path, &sb) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+        path[i] = '/';
+    }
+    return 0;
+}
+
+/* Creates dir, and its missing parents, when missing; 0 or an exit status. */
+int cli_ensure_dir(const char *cmd, const char *flag, const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "lamina %s: %s %s exists and is not a directory\n", cmd, flag, dir);
+            return 2;
+        }
+        return 0;
+    }
+    if (make_parents(dir) != 0 || mkdir(dir, 0777) != 0) {
+        fprintf(stderr, "lamina %s: cannot create %s %s: %s\n", cmd, flag, dir, strerror(errno));
+        return errno == ENOENT || errno == ENOTDIR ? 2 : 1;
+    }
+    return 0;
+}

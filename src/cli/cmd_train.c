@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "cli/train_log.h"
 #include "io/checkpoint.h"
 #include "io/file.h"
 #include "lamina.h"
@@ -38,77 +39,10 @@ static void usage(FILE *f, const cli_flag *flags, size_t n) {
     cli_print_flags(f, flags, n);
 }
 
-/* mkdir -p for the parents of dir (not dir itself); 0 or -1 with errno. */
-static int make_parents(const char *dir) {
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n >= sizeof path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    while (n > 1 && path[n - 1] == '/') path[--n] = 0;   /* trailing slashes */
-    for (size_t i = 1; i < n; i++) {
-        if (path[i] != '/') continue;
-        path[i] = 0;
-        struct stat sb;
-        if (stat(path, &sb) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
-        path[i] = '/';
-    }
-    return 0;
-}
-
-/* Creates dir, and its missing parents, when missing; 0 or an exit status. */
-static int ensure_dir(const char *dir) {
-    struct stat sb;
-    if (stat(dir, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "lamina train: --out %s exists and is not a directory\n", dir);
-            return 2;
-        }
-        return 0;
-    }
-    if (make_parents(dir) != 0 || mkdir(dir, 0777) != 0) {
-        fprintf(stderr, "lamina train: cannot create --out %s: %s\n", dir, strerror(errno));
-        return errno == ENOENT || errno == ENOTDIR ? 2 : 1;
-    }
-    return 0;
-}
-
 static void fmt_bytes(char *buf, size_t n, size_t bytes) {
     if (bytes >= ((size_t)1 << 30)) snprintf(buf, n, "%.2f GiB", (double)bytes / (1 << 30));
     else if (bytes >= ((size_t)1 << 20)) snprintf(buf, n, "%.1f MiB", (double)bytes / (1 << 20));
     else snprintf(buf, n, "%.1f KiB", (double)bytes / 1024);
-}
-
-/* metrics.csv: kept rows up to `step` (a resumed run drops what an
- * interrupted one logged after its last checkpoint), then opened to append. */
-static FILE *open_metrics(const char *dir, unsigned long long step, int resume) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    static const char header[] = "step,loss,lr,grad_norm,tokens_per_s,val_loss\n";
-    unsigned char *old = NULL;
-    size_t len = 0;
-    lam_strbuf keep = {0};
-    lam_sb_puts(&keep, header);
-    if (resume && lam_file_read(path, (size_t)1 << 31, &old, &len, NULL) == LAM_OK) {
-        char *line = (char *)old, *end = (char *)old + len;
-        while (line < end) {
-            char *nl = memchr(line, '\n', (size_t)(end - line));
-            if (!nl) break;   /* a torn last line */
-            unsigned long long k;
-            if (sscanf(line, "%llu,", &k) == 1 && k <= step) lam_sb_put(&keep, line, (size_t)(nl - line + 1));
-            line = nl + 1;
-        }
-        free(old);
-    }
-    lam_error e;
-    if (keep.oom || lam_file_write_atomic_buf(path, keep.p, keep.len, &e) != LAM_OK) {
-        lam_sb_free(&keep);
-        return NULL;
-    }
-    lam_sb_free(&keep);
-    return fopen(path, "a");
 }
 
 int cli_train(int argc, char **argv) {
@@ -125,7 +59,7 @@ int cli_train(int argc, char **argv) {
               warmup = (long long)tc.warmup, seed = (long long)tc.seed;
     double lr = tc.lr, min_lr = -1, wd = tc.weight_decay, clip = tc.clip;
     long long eval_every = 100, ckpt_every = 500, val_windows = 64, threads = omp_get_num_procs(), log_every = 0,
-              stop_after = 0;
+              stop_after = 0, stats_every = 0;
     int resume = 0;
     cli_flag flags[] = {
         CLI_FLAG_STRING("--data", &data_path, "FILE", "training bytes (default: the prepared KJV corpus)"),
@@ -151,6 +85,8 @@ int cli_train(int argc, char **argv) {
         CLI_FLAG_INT("--eval-every", &eval_every, 0, 1000000000, "N", "validation every N steps, 0 = at the end (100)"),
         CLI_FLAG_INT("--val-windows", &val_windows, 0, 1000000000, "N", "validation windows of ctx bytes, 0 = all (64)"),
         CLI_FLAG_INT("--ckpt-every", &ckpt_every, 0, 1000000000, "N", "checkpoint every N steps, 0 = at the end (500)"),
+        CLI_FLAG_INT("--stats-every", &stats_every, 0, 1000000000, "N",
+                     "diagnostics every N steps into DIR/stats.csv, 0 = off (0)"),
         CLI_FLAG_INT("--log-every", &log_every, 0, 1000000000, "N", "a progress line every N steps (0: every 2 s)"),
         CLI_FLAG_INT("--seed", &seed, 0, (long long)9007199254740991LL, "N", "initialization and batch seed (1337)"),
         CLI_FLAG_INT("--threads", &threads, 1, 1024, "N", "threads (all cores)"),
@@ -235,7 +171,7 @@ int cli_train(int argc, char **argv) {
     }
     unsigned char *val_buf = val_path ? val : NULL;
 
-    rc = ensure_dir(out_dir);
+    rc = cli_ensure_dir("train", "--out", out_dir);
     if (!rc && !resume && lam_ckpt_exists(out_dir)) {
         fprintf(stderr,
                 "lamina train: %s already holds a checkpoint; pass --resume to continue it or choose another --out\n",
@@ -269,15 +205,27 @@ int cli_train(int argc, char **argv) {
             rc = 2;
         }
     }
-    FILE *metrics = NULL;
+    FILE *metrics = NULL, *stats = NULL;
+    lam_sublayer_stats *stats_buf = NULL;
     if (!rc) {
-        metrics = open_metrics(out_dir, start, resume);
+        metrics = train_log_open(out_dir, "metrics.csv", train_log_metrics_header, start, resume);
         if (!metrics) {
             fprintf(stderr, "lamina train: cannot write %s/metrics.csv: %s\n", out_dir, strerror(errno));
             rc = 1;
         }
     }
+    if (!rc && stats_every) {
+        stats = train_log_open(out_dir, "stats.csv", train_log_stats_header, start, resume);
+        stats_buf = calloc(lam_model_stats_count(m), sizeof *stats_buf);
+        if (!stats || !stats_buf) {
+            fprintf(stderr, "lamina train: cannot write %s/stats.csv: %s\n", out_dir, strerror(errno));
+            rc = 1;
+        }
+    }
     if (rc) {
+        if (metrics) fclose(metrics);
+        if (stats) fclose(stats);
+        free(stats_buf);
         lam_trainer_free(tr);
         lam_model_free(m);
         free(train_buf);
@@ -318,6 +266,13 @@ int cli_train(int argc, char **argv) {
     for (size_t step = (size_t)start; step < tc.steps; step++) {
         double t0 = bench_now();
         lam_step_stats st;
+        int stats_step = stats_every && (step == 0 || (step + 1) % (size_t)stats_every == 0);
+        if (stats_step && lam_trainer_set_diagnostics(tr, 1, &e) != LAM_OK) {
+            progress_finish(&pr);
+            fprintf(stderr, "lamina train: --stats-every: %s\n", e.msg);
+            rc = 1;
+            break;
+        }
         s = lam_trainer_step(tr, &st, &e);
         if (s) {
             progress_finish(&pr);
@@ -327,6 +282,15 @@ int cli_train(int argc, char **argv) {
         }
         double dt = bench_now() - t0;
         size_t done = step + 1;
+        if (stats_step) {   /* before validation, which overwrites the activations */
+            lam_trainer_set_diagnostics(tr, 0, &e);
+            if (train_log_stats(stats, done, m, tr, stats_buf, &e)) {
+                progress_finish(&pr);
+                fprintf(stderr, "lamina train: cannot write %s/stats.csv\n", out_dir);
+                rc = 1;
+                break;
+            }
+        }
         int last = done == tc.steps;
         int measured = 0;
         if (last || (eval_every && done % (size_t)eval_every == 0)) {
@@ -363,6 +327,8 @@ int cli_train(int argc, char **argv) {
     }
     progress_finish(&pr);
     fclose(metrics);
+    if (stats) fclose(stats);
+    free(stats_buf);
     if (!rc) {
         lam_trainer_state ts;
         lam_trainer_get_state(tr, &ts);

@@ -39,6 +39,8 @@ static void usage(FILE *f) {
             "  bench norm   time LayerNorm/RMSNorm forward and backward against memory bandwidth\n"
             "  bench ffn    time the feed-forward layer against its bare GEMMs\n"
             "  bench train  time training steps: tokens/s, GFLOP/s, fraction of the FMA peak\n"
+            "  experiment SUITE  train a grid of small models and report what normalization does\n"
+            "               (norms, placement, lr, ffn)\n"
             "  inspect FILE list the tensors, dtypes, shapes and metadata of a safetensors file\n"
             "\n"
             "  lamina --version | lamina --help | lamina COMMAND --help\n");
@@ -65,6 +67,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cli_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cli_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "experiment")) return cli_experiment(argc - 2, argv + 2);
     fprintf(stderr, "lamina: unknown command '%s' (see lamina --help)\n", cmd);
     return 2;
 }

@@ -67,6 +67,9 @@ struct lam_model {
     uint8_t *tokens, *targets;
     size_t B, T;
     int have_forward, forward_training;
+    /* diagnostics: ∂loss/∂stream summaries of the last backward, 2·layers + 1 */
+    int diag;
+    lam_summary *rec_grad;
 };
 
 static int gated_of(lam_mlp a) { return a == LAM_MLP_SWIGLU || a == LAM_MLP_GEGLU; }
@@ -299,9 +302,10 @@ lam_status lam_model_create(lam_model **out, const lam_model_config *cfg, size_t
     m->L = calloc(c.layers, sizeof *m->L);
     m->G = calloc(c.layers, sizeof *m->G);
     m->A = calloc(c.layers, sizeof *m->A);
+    m->rec_grad = malloc((2 * c.layers + 1) * sizeof *m->rec_grad);
     size_t ntok = max_batch * c.ctx;
     m->tokens = malloc(ntok), m->targets = malloc(ntok);
-    if (!m->t || !m->L || !m->G || !m->A || !m->tokens || !m->targets) goto nomem;
+    if (!m->t || !m->L || !m->G || !m->A || !m->rec_grad || !m->tokens || !m->targets) goto nomem;
     layout(m);   /* fill */
     m->acts_floats = bind_acts(m, NULL);
     m->scratch_floats = bind_scratch(m, NULL);
@@ -315,6 +319,7 @@ lam_status lam_model_create(lam_model **out, const lam_model_config *cfg, size_t
     bind_acts(m, m->acts);
     bind_scratch(m, m->scratch);
     init_params(m, seed);
+    for (size_t i = 0; i < 2 * c.layers + 1; i++) m->rec_grad[i] = (lam_summary){NAN, NAN, NAN, NAN};
     *out = m;
     return LAM_OK;
 nomem:
@@ -324,7 +329,7 @@ nomem:
 
 void lam_model_free(lam_model *m) {
     if (!m) return;
-    free(m->t), free(m->L), free(m->G), free(m->A), free(m->tokens), free(m->targets);
+    free(m->t), free(m->L), free(m->G), free(m->A), free(m->rec_grad), free(m->tokens), free(m->targets);
     free(m->params), free(m->grads), free(m->acts), free(m->scratch);
     free(m);
 }
@@ -466,6 +471,16 @@ void lam_model_zero_grad(lam_model *m) { memset(m->grads, 0, m->nparams_all * si
 
 /* ---- backward */
 
+/* Diagnostics: summarizes the gradient g (N, C) of scale·loss at stream place k,
+ * as the gradient of the loss itself. */
+static void record_grad(lam_model *m, size_t k, const float *g, size_t N, float scale) {
+    if (!m->diag) return;
+    lam_summary *r = &m->rec_grad[k];
+    lam_summarize(r, g, NULL, NULL, 0, N, m->c.dim);
+    double a = fabs((double)scale);
+    if (a > 0) r->mean /= (double)scale, r->std /= a, r->max_abs /= a, r->l2 /= a;
+}
+
 lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
     if (!m->have_forward) return lam_fail(e, LAM_ERR_STATE, "backward needs a forward with targets first");
     if (m->c.norm == LAM_NORM_BATCHNORM && !m->forward_training)
@@ -481,6 +496,7 @@ lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
         norm_backward(m, &m->lnf, &m->glnf, m->d_a, m->d_res, last, m->f_mean, m->f_rstd, N);
         memcpy(m->d_res, m->d_a, N * C * sizeof(float));
     }
+    record_grad(m, 2 * m->c.layers, m->d_res, N, scale);
     /* d_res: gradient w.r.t. the current layer's output */
     for (size_t li = m->c.layers; li-- > 0;) {
         layer_acts *a = &m->A[li];
@@ -491,23 +507,27 @@ lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
             lam_ffn_backward_ws(&p->ffn, &g->ffn, tmp, m->d_res, a->n2_out, a->ffn_cache, N, m->ffn_work);
             norm_backward(m, &p->ln2, &g->ln2, d_mid, tmp, a->n2_in, a->n2_mean, a->n2_rstd, N);
             add(d_mid, d_mid, m->d_res, N * C);
+            record_grad(m, 2 * li + 1, d_mid, N, scale);
             /* mid = in + aout,  aout = proj(attn(qkv(norm1(in)))) */
             lam_linear_backward(tmp, g->proj_w, g->proj_b, d_mid, a->atty, p->proj_w, N, C, C);
             lam_attention_backward(m->d_qkv, m->att_work, tmp, a->qkv, a->att, B, T, C, H);
             lam_linear_backward(tmp, g->attn_w, g->attn_b, m->d_qkv, a->n1_out, p->attn_w, N, C, 3 * C);
             norm_backward(m, &p->ln1, &g->ln1, m->d_res, tmp, a->n1_in, a->n1_mean, a->n1_rstd, N);
             add(m->d_res, m->d_res, d_mid, N * C);                   /* d_in = d_mid + through norm1 */
+            record_grad(m, 2 * li, m->d_res, N, scale);
         } else {
             /* out = norm2(s2),  s2 = mid + ffn(mid) */
             norm_backward(m, &p->ln2, &g->ln2, tmp, m->d_res, a->n2_in, a->n2_mean, a->n2_rstd, N);
             lam_ffn_backward_ws(&p->ffn, &g->ffn, d_mid, tmp, a->mid, a->ffn_cache, N, m->ffn_work);
             add(d_mid, d_mid, tmp, N * C);
+            record_grad(m, 2 * li + 1, d_mid, N, scale);
             /* mid = norm1(s1),  s1 = in + attn(in) */
             norm_backward(m, &p->ln1, &g->ln1, tmp, d_mid, a->n1_in, a->n1_mean, a->n1_rstd, N);
             lam_linear_backward(d_mid, g->proj_w, g->proj_b, tmp, a->atty, p->proj_w, N, C, C);
             lam_attention_backward(m->d_qkv, m->att_work, d_mid, a->qkv, a->att, B, T, C, H);
             lam_linear_backward(m->d_res, g->attn_w, g->attn_b, m->d_qkv, a->in, p->attn_w, N, C, 3 * C);
             add(m->d_res, m->d_res, tmp, N * C);
+            record_grad(m, 2 * li, m->d_res, N, scale);
         }
     }
     lam_embedding_backward(m->dwte, m->dwpe, m->d_res, m->tokens, B, T, C);
@@ -540,5 +560,55 @@ lam_status lam_model_eval(lam_model *m, const uint8_t *data, size_t len, size_t 
         for (size_t i = 0; i < b * ctx; i++) *loss_sum += m->losses[i];
         *tokens += b * ctx;
     }
+    return LAM_OK;
+}
+
+/* ---- diagnostics */
+
+size_t lam_model_stats_count(const lam_model *m) { return 2 * m->c.layers + 1; }
+
+void lam_model_set_diagnostics(lam_model *m, int on) { m->diag = on != 0; }
+
+/* xhat of a norm that read x (N, C) and saved mean and rstd. */
+static void summarize_xhat(const lam_model *m, lam_summary *s, const float *x, const float *mean, const float *rstd,
+                           size_t N) {
+    size_t C = m->c.dim;
+    switch (m->c.norm) {
+    case LAM_NORM_LAYERNORM: lam_summarize(s, x, mean, rstd, 0, N, C); break;
+    case LAM_NORM_RMSNORM: lam_summarize(s, x, NULL, rstd, 0, N, C); break;
+    case LAM_NORM_BATCHNORM: lam_summarize(s, x, mean, rstd, 1, N, C); break;
+    default: lam_summarize(s, x, NULL, NULL, 0, N, C); break;
+    }
+}
+
+lam_status lam_model_stats(const lam_model *m, lam_sublayer_stats *out, lam_error *e) {
+    if (!m->B) return lam_fail(e, LAM_ERR_STATE, "diagnostics need a forward first");
+    size_t N = m->B * m->T, C = m->c.dim, L = m->c.layers;
+    int none = m->c.norm == LAM_NORM_NONE;
+    for (size_t i = 0; i < L; i++) {
+        const layer_acts *a = &m->A[i];
+        lam_sublayer_stats *s1 = &out[2 * i], *s2 = &out[2 * i + 1];
+        lam_summarize(&s1->stream, a->in, NULL, NULL, 0, N, C);
+        lam_summarize(&s1->norm_in, a->n1_in, NULL, NULL, 0, N, C);
+        summarize_xhat(m, &s1->xhat, a->n1_in, a->n1_mean, a->n1_rstd, N);
+        lam_summarize(&s1->norm_out, a->n1_out, NULL, NULL, 0, N, C);
+        lam_summarize(&s2->stream, a->mid, NULL, NULL, 0, N, C);
+        lam_summarize(&s2->norm_in, a->n2_in, NULL, NULL, 0, N, C);
+        summarize_xhat(m, &s2->xhat, a->n2_in, a->n2_mean, a->n2_rstd, N);
+        lam_summarize(&s2->norm_out, a->n2_out, NULL, NULL, 0, N, C);
+        s1->stream_grad = m->rec_grad[2 * i];
+        s2->stream_grad = m->rec_grad[2 * i + 1];
+    }
+    lam_sublayer_stats *h = &out[2 * L];
+    const float *last = L ? m->A[L - 1].out : m->emb;
+    lam_summarize(&h->stream, last, NULL, NULL, 0, N, C);
+    h->norm_in = h->stream;
+    if (m->c.placement == LAM_PLACE_PRE && !none) {
+        summarize_xhat(m, &h->xhat, last, m->f_mean, m->f_rstd, N);
+        lam_summarize(&h->norm_out, m->f_out, NULL, NULL, 0, N, C);
+    } else {
+        h->xhat = h->norm_out = h->stream;
+    }
+    h->stream_grad = m->rec_grad[2 * L];
     return LAM_OK;
 }

@@ -19,6 +19,10 @@ struct lam_trainer {
     uint8_t *tokens, *targets;   /* one micro-batch */
     lam_rng rng;
     uint64_t step;
+    /* diagnostics */
+    int diag, have_stats;
+    float *before;             /* the parameters before the update, like the moments */
+    lam_tensor_stats *stats;   /* per tensor */
 };
 
 lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_config *cfg, const uint8_t *data,
@@ -57,7 +61,7 @@ lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_c
 
 void lam_trainer_free(lam_trainer *tr) {
     if (!tr) return;
-    free(tr->offset), free(tr->moments), free(tr->tokens), free(tr->targets);
+    free(tr->offset), free(tr->moments), free(tr->tokens), free(tr->targets), free(tr->before), free(tr->stats);
     free(tr);
 }
 
@@ -68,6 +72,60 @@ float *lam_trainer_moment(lam_trainer *tr, size_t i, int which) {
     lam_model_tensor(tr->m, i, &t);
     if (!t.grad) return NULL;
     return tr->moments + (which ? tr->nfloats : 0) + tr->offset[i];
+}
+
+lam_status lam_trainer_set_diagnostics(lam_trainer *tr, int on, lam_error *e) {
+    if (on && !tr->before) {
+        size_t n = lam_model_tensor_count(tr->m);
+        tr->before = malloc((tr->nfloats + 1) * sizeof(float));
+        tr->stats = malloc(n * sizeof *tr->stats);
+        if (!tr->before || !tr->stats) {
+            free(tr->before), free(tr->stats);
+            tr->before = NULL, tr->stats = NULL;
+            return lam_fail(e, LAM_ERR_NOMEM, "out of memory for the diagnostics' copy of the parameters");
+        }
+    }
+    tr->diag = on != 0;
+    lam_model_set_diagnostics(tr->m, on);
+    return LAM_OK;
+}
+
+const lam_tensor_stats *lam_trainer_tensor_stats(const lam_trainer *tr) { return tr->have_stats ? tr->stats : NULL; }
+
+/* Before an update: each tensor's gradient summary, and a copy of its weights. */
+static void diag_before(lam_trainer *tr) {
+    size_t n = lam_model_tensor_count(tr->m);
+    for (size_t i = 0; i < n; i++) {
+        lam_tensor p;
+        lam_model_tensor(tr->m, i, &p);
+        lam_tensor_stats *st = &tr->stats[i];
+        if (!p.grad) {
+            st->grad = (lam_summary){NAN, NAN, NAN, NAN};
+            st->update_ratio = NAN;
+            continue;
+        }
+        lam_summarize(&st->grad, p.grad, NULL, NULL, 0, 1, p.numel);
+        memcpy(tr->before + tr->offset[i], p.data, p.numel * sizeof(float));
+    }
+}
+
+/* After it: ‖after − before‖ / ‖before‖, in double, in index order. */
+static void diag_after(lam_trainer *tr) {
+    size_t n = lam_model_tensor_count(tr->m);
+    for (size_t i = 0; i < n; i++) {
+        lam_tensor p;
+        lam_model_tensor(tr->m, i, &p);
+        if (!p.grad) continue;
+        const float *b = tr->before + tr->offset[i];
+        double d2 = 0, w2 = 0;
+        for (size_t k = 0; k < p.numel; k++) {
+            double d = (double)p.data[k] - (double)b[k];
+            d2 += d * d;
+            w2 += (double)b[k] * b[k];
+        }
+        tr->stats[i].update_ratio = sqrt(d2) / sqrt(w2);   /* inf for a zero tensor that moved */
+    }
+    tr->have_stats = 1;
 }
 
 void lam_trainer_get_state(const lam_trainer *tr, lam_trainer_state *s) {
@@ -105,6 +163,7 @@ void lam_trainer_update(lam_trainer *tr, lam_step_stats *st) {
     lam_model *m = tr->m;
     const lam_train_config *t = &tr->t;
     double norm = lam_model_grad_norm(m);
+    if (tr->diag) diag_before(tr);
     float coef = 1.0f;
     if (t->clip > 0) {
         double c = (double)t->clip / (norm + 1e-6);   /* as torch.nn.utils.clip_grad_norm_ */
@@ -132,6 +191,7 @@ void lam_trainer_update(lam_trainer *tr, lam_step_stats *st) {
             w[k] = w[k] * decay - step_size * mm[k] / denom;
         }
     }
+    if (tr->diag) diag_after(tr);
     st->step = (size_t)tr->step;
     st->lr = lr;
     st->grad_norm = (float)norm;
