@@ -300,6 +300,20 @@ void lam_model_zero_grad(lam_model *m);
 lam_status lam_model_backward(lam_model *m, float scale, lam_error *err);
 /* sqrt of the sum of squares of every gradient, in a fixed order (float64). */
 double lam_model_grad_norm(const lam_model *m);
+/* Gradient-ready notification, for overlapping communication with the
+ * backward: during lam_model_backward, fn(ctx, first, end) is called once for
+ * each group of tensors [first, end) (lam_model_tensor indices) as soon as
+ * their gradients are final for this backward — the final norm first, then
+ * layer L−1 down to layer 0, then the embeddings (0 and 1, last because the
+ * tied head also writes wte).  The groups cover every tensor once, and a
+ * group's gradients are one contiguous run of floats, from tensor first's
+ * grad (untrained tensors inside the run, such as BatchNorm running
+ * statistics, have zero gradients there).  fn NULL turns it off. */
+typedef void (*lam_grad_ready_fn)(void *ctx, size_t first, size_t end);
+void lam_model_set_grad_hook(lam_model *m, lam_grad_ready_fn fn, void *ctx);
+/* The start of tensor i's run of gradient floats (also for untrained tensors),
+ * and the number of floats from tensor first to the end of tensor end − 1. */
+float *lam_model_grad_run(lam_model *m, size_t first, size_t end, size_t *nfloats);
 /* Mean next-byte cross-entropy over consecutive non-overlapping windows of
  * ctx inputs: window k predicts data[k·ctx+1 .. (k+1)·ctx] from
  * data[k·ctx .. (k+1)·ctx−1]; only whole windows; at most max_windows (0 =
@@ -381,6 +395,17 @@ lam_status lam_trainer_step(lam_trainer *tr, lam_step_stats *st, lam_error *err)
  * batch (accum micro-batches); sets *loss (mean).  Between this and
  * lam_trainer_update the gradients may be averaged across processes. */
 lam_status lam_trainer_gradients(lam_trainer *tr, float *loss, lam_error *err);
+/* Data parallelism: this process computes the gradients of its share of
+ * every global batch — sequences [rank·batch/nranks, (rank+1)·batch/nranks)
+ * of the batch drawn from the seed, in accum micro-batches — scaled by
+ * 1/nranks, so that summing the gradients over the processes (an all-reduce)
+ * gives the gradient of the global batch's mean loss.  The sequences do not
+ * depend on nranks.  LAM_ERR_ARG when batch is not a multiple of
+ * nranks·accum.  *loss from lam_trainer_gradients is this share's mean. */
+lam_status lam_trainer_set_shard(lam_trainer *tr, size_t rank, size_t nranks, lam_error *err);
+/* A gradient-ready hook (lam_model_set_grad_hook) for the last micro-batch of
+ * each lam_trainer_gradients: the gradients it reports are final for the step. */
+void lam_trainer_set_grad_hook(lam_trainer *tr, lam_grad_ready_fn fn, void *ctx);
 /* Clips by global norm and applies AdamW at the current step's learning
  * rate; advances the step.  Fills st (loss is left as given). */
 void lam_trainer_update(lam_trainer *tr, lam_step_stats *st);

@@ -3,7 +3,7 @@
 #   scripts/deps.sh            build + test dependencies
 set -euo pipefail
 pkgs=(cmake make gcc clang pkg-config libopenblas-openmp-dev
-      python3 python3-torch python3-numpy gnuplot-nox)
+      python3 python3-torch python3-numpy gnuplot-nox libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

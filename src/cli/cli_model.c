@@ -113,7 +113,8 @@ int cli_ensure_dir(const char *cmd, const char *flag, const char *dir) {
         }
         return 0;
     }
-    if (make_parents(dir) != 0 || mkdir(dir, 0777) != 0) {
+    /* another process (an MPI rank) may create it at the same moment */
+    if (make_parents(dir) != 0 || (mkdir(dir, 0777) != 0 && !(errno == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)))) {
         fprintf(stderr, "lamina %s: cannot create %s %s: %s\n", cmd, flag, dir, strerror(errno));
         return errno == ENOENT || errno == ENOTDIR ? 2 : 1;
     }

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/dist.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "cli/train_log.h"
@@ -45,7 +46,47 @@ static void fmt_bytes(char *buf, size_t n, size_t bytes) {
     else snprintf(buf, n, "%.1f KiB", (double)bytes / 1024);
 }
 
+/* FNV-1a over the bits of the trained parameters and their AdamW moments:
+ * equal on every rank while the ranks agree (BatchNorm running statistics,
+ * which are per rank, are left out). */
+static uint64_t state_checksum(lam_model *m, lam_trainer *tr) {
+    uint64_t h = 1469598103934665603ULL;
+    size_t n = lam_model_tensor_count(m);
+    for (size_t i = 0; i < n; i++) {
+        lam_tensor t;
+        lam_model_tensor(m, i, &t);
+        if (!t.grad) continue;
+        const float *parts[3] = {t.data, lam_trainer_moment(tr, i, 0), lam_trainer_moment(tr, i, 1)};
+        for (int p = 0; p < 3; p++) {
+            const unsigned char *b = (const unsigned char *)parts[p];
+            for (size_t k = 0; k < t.numel * sizeof(float); k++) h = (h ^ b[k]) * 1099511628211ULL;
+        }
+    }
+    return h;
+}
+
+/* LAMINA_TEST_PERTURB=RANK:STEP (a test hook): after optimizer step STEP,
+ * rank RANK nudges one weight, which the next checksum must catch. */
+static void test_perturb(lam_model *m, int rank, size_t done) {
+    const char *v = getenv("LAMINA_TEST_PERTURB");
+    int r;
+    size_t at;
+    if (!v || sscanf(v, "%d:%zu", &r, &at) != 2 || r != rank || at != done) return;
+    lam_tensor t;
+    lam_model_tensor(m, 0, &t);
+    t.data[0] += 1e-3f;
+}
+
 int cli_train(int argc, char **argv) {
+    /* under mpirun every rank runs this; rank 0 alone speaks and writes
+     * files (the others see the same arguments and data, so rank 0's
+     * messages are theirs too) */
+    int rank = dist_rank(), nranks = dist_size();
+    int saved_err = -1;
+    if (rank > 0) {
+        saved_err = dup(2);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) return 1;
+    }
     lam_model_config mc;
     lam_train_config tc;
     lam_model_config_default(&mc);
@@ -58,7 +99,8 @@ int cli_train(int argc, char **argv) {
     long long steps = (long long)tc.steps, batch = (long long)tc.batch, accum = (long long)tc.accum,
               warmup = (long long)tc.warmup, seed = (long long)tc.seed;
     double lr = tc.lr, min_lr = -1, wd = tc.weight_decay, clip = tc.clip;
-    long long eval_every = 100, ckpt_every = 500, val_windows = 64, threads = omp_get_num_procs(), log_every = 0,
+    long long eval_every = 100, ckpt_every = 500, val_windows = 64, log_every = 0,
+              threads = omp_get_num_procs() / dist_local_size() > 0 ? omp_get_num_procs() / dist_local_size() : 1,
               stop_after = 0, stats_every = 0;
     int resume = 0;
     cli_flag flags[] = {
@@ -89,7 +131,7 @@ int cli_train(int argc, char **argv) {
                      "diagnostics every N steps into DIR/stats.csv, 0 = off (0)"),
         CLI_FLAG_INT("--log-every", &log_every, 0, 1000000000, "N", "a progress line every N steps (0: every 2 s)"),
         CLI_FLAG_INT("--seed", &seed, 0, (long long)9007199254740991LL, "N", "initialization and batch seed (1337)"),
-        CLI_FLAG_INT("--threads", &threads, 1, 1024, "N", "threads (all cores)"),
+        CLI_FLAG_INT("--threads", &threads, 1, 1024, "N", "threads (all cores; under mpirun, cores / ranks per machine)"),
         CLI_FLAG_INT("--stop-after", &stop_after, 0, 1000000000, "N", "checkpoint and exit after step N (resume later)"),
         CLI_FLAG_SWITCH("--resume", &resume, "continue from the checkpoint in --out"),
     };
@@ -186,8 +228,11 @@ int cli_train(int argc, char **argv) {
     lam_trainer *tr = NULL;
     lam_status s = LAM_OK;
     if (!rc) {
-        s = lam_model_create(&m, &mc, tc.batch / tc.accum, tc.seed, &e);
+        size_t share = tc.batch / tc.accum / (size_t)nranks;
+        s = lam_model_create(&m, &mc, share ? share : 1, tc.seed, &e);
         if (!s) s = lam_trainer_create(&tr, m, &tc, train, train_len, &e);
+        if (!s) s = lam_trainer_set_shard(tr, (size_t)rank, (size_t)nranks, &e);
+        if (!s && nranks > 1) lam_trainer_set_grad_hook(tr, dist_grads_hook, m);
         if (s) {
             fprintf(stderr, "lamina train: %s\n", e.msg);
             rc = s == LAM_ERR_ARG ? 2 : 1;
@@ -207,14 +252,14 @@ int cli_train(int argc, char **argv) {
     }
     FILE *metrics = NULL, *stats = NULL;
     lam_sublayer_stats *stats_buf = NULL;
-    if (!rc) {
+    if (!rc && rank == 0) {
         metrics = train_log_open(out_dir, "metrics.csv", train_log_metrics_header, start, resume);
         if (!metrics) {
             fprintf(stderr, "lamina train: cannot write %s/metrics.csv: %s\n", out_dir, strerror(errno));
             rc = 1;
         }
     }
-    if (!rc && stats_every) {
+    if (!rc && stats_every && rank == 0) {
         stats = train_log_open(out_dir, "stats.csv", train_log_stats_header, start, resume);
         stats_buf = calloc(lam_model_stats_count(m), sizeof *stats_buf);
         if (!stats || !stats_buf) {
@@ -222,6 +267,12 @@ int cli_train(int argc, char **argv) {
             rc = 1;
         }
     }
+    if (rank > 0 && saved_err >= 0) {   /* from here on a rank's own failures are its own */
+        fflush(stderr);
+        dup2(saved_err, 2);
+        close(saved_err);
+    }
+    rc = dist_max_int(rc);   /* rank 0's files */
     if (rc) {
         if (metrics) fclose(metrics);
         if (stats) fclose(stats);
@@ -254,6 +305,9 @@ int cli_train(int argc, char **argv) {
            (double)tc.clip, (unsigned long long)tc.seed, lam_get_num_threads());
     printf("data: %s (%zu bytes train, %zu bytes validation)\n", default_corpus ? "default corpus (KJV)" : data_path,
            train_len, val_len);
+    if (nranks > 1)
+        printf("ranks: %d (%s), %zu sequences per rank per step, %d threads each\n", nranks, dist_describe(),
+               tc.batch / (size_t)nranks, lam_get_num_threads());
     if (resume) printf("resumed from %s at step %llu\n", out_dir, (unsigned long long)start);
     fflush(stdout);
 
@@ -261,25 +315,31 @@ int cli_train(int argc, char **argv) {
     progress pr;
     progress_init(&pr, stdout, (long)start, (long)tc.steps);
     if (log_every) pr.every = 1e30;
-    double val_loss = -1, t_run = bench_now();
+    double val_loss = -1, t_run = bench_now(), comm_wait = 0;
     int interrupted = 0;   /* 1: SIGINT, 2: --stop-after */
     for (size_t step = (size_t)start; step < tc.steps; step++) {
         double t0 = bench_now();
         lam_step_stats st;
-        int stats_step = stats_every && (step == 0 || (step + 1) % (size_t)stats_every == 0);
+        int stats_step = rank == 0 && stats_every && (step == 0 || (step + 1) % (size_t)stats_every == 0);
         if (stats_step && lam_trainer_set_diagnostics(tr, 1, &e) != LAM_OK) {
             progress_finish(&pr);
             fprintf(stderr, "lamina train: --stats-every: %s\n", e.msg);
             rc = 1;
             break;
         }
-        s = lam_trainer_step(tr, &st, &e);
-        if (s) {
+        float loss;
+        s = lam_trainer_gradients(tr, &loss, &e);
+        comm_wait += dist_grads_wait();   /* the gradients, summed over the ranks: the global batch's */
+        if (s) fprintf(stderr, "lamina train: step %zu: %s\n", step + 1, e.msg);
+        if (dist_max_int(s != LAM_OK)) {
             progress_finish(&pr);
-            fprintf(stderr, "lamina train: step %zu: %s\n", step + 1, e.msg);
+            if (!s) fprintf(stderr, "lamina train: step %zu: another rank failed (see its message)\n", step + 1);
             rc = 1;
             break;
         }
+        lam_trainer_update(tr, &st);   /* clipping on the averaged gradients */
+        st.loss = (float)(dist_sum_double(loss) / nranks);
+        test_perturb(m, rank, step + 1);
         double dt = bench_now() - t0;
         size_t done = step + 1;
         if (stats_step) {   /* before validation, which overwrites the activations */
@@ -293,7 +353,7 @@ int cli_train(int argc, char **argv) {
         }
         int last = done == tc.steps;
         int measured = 0;
-        if (last || (eval_every && done % (size_t)eval_every == 0)) {
+        if (rank == 0 && (last || (eval_every && done % (size_t)eval_every == 0))) {
             double sum;
             size_t tokens;
             s = lam_model_eval(m, val, val_len, (size_t)val_windows, &sum, &tokens, &e);
@@ -306,27 +366,42 @@ int cli_train(int argc, char **argv) {
             val_loss = tokens ? sum / (double)tokens : NAN;
             measured = 1;
         }
-        fprintf(metrics, "%zu,%.6g,%.6g,%.6g,%.1f,", done, (double)st.loss, (double)st.lr, (double)st.grad_norm,
-                (double)st.tokens / dt);
-        if (measured) fprintf(metrics, "%.6g", val_loss);
-        fputc('\n', metrics);
-        fflush(metrics);
+        if (rc = dist_max_int(rc), rc) break;   /* rank 0's validation */
+        if (metrics) {
+            fprintf(metrics, "%zu,%.6g,%.6g,%.6g,%.1f,", done, (double)st.loss, (double)st.lr, (double)st.grad_norm,
+                    (double)st.tokens / dt);
+            if (measured) fprintf(metrics, "%.6g", val_loss);
+            fputc('\n', metrics);
+            fflush(metrics);
+        }
         progress_stats ps = {(long)done, st.loss, val_loss, st.lr, st.grad_norm, (double)st.tokens / dt};
         progress_update(&pr, &ps, last || measured || (log_every && done % (size_t)log_every == 0));
-        interrupted = interrupt_requested() ? 1 : (stop_after && done == (size_t)stop_after) ? 2 : 0;
+        interrupted = dist_max_int(interrupt_requested() ? 1 : (stop_after && done == (size_t)stop_after) ? 2 : 0);
         if (last || interrupted || (ckpt_every && done % (size_t)ckpt_every == 0)) {
-            s = lam_ckpt_save(out_dir, m, tr, &tc, &e);
-            if (s) {
+            uint64_t lo, hi;
+            if (nranks > 1 && !dist_same_u64(state_checksum(m, tr), &lo, &hi)) {
                 progress_finish(&pr);
-                fprintf(stderr, "lamina train: checkpoint at step %zu: %s\n", done, e.msg);
+                fprintf(stderr,
+                        "lamina train: step %zu: the ranks' parameters or optimizer state differ (checksums %016llx "
+                        "to %016llx); stopping without a checkpoint (the last one is whole)\n",
+                        done, (unsigned long long)lo, (unsigned long long)hi);
                 rc = 1;
                 break;
             }
+            if (rank == 0) {
+                s = lam_ckpt_save(out_dir, m, tr, &tc, &e);
+                if (s) {
+                    progress_finish(&pr);
+                    fprintf(stderr, "lamina train: checkpoint at step %zu: %s\n", done, e.msg);
+                    rc = 1;
+                }
+            }
+            if (rc = dist_max_int(rc), rc) break;
         }
         if (interrupted) break;
     }
     progress_finish(&pr);
-    fclose(metrics);
+    if (metrics) fclose(metrics);
     if (stats) fclose(stats);
     free(stats_buf);
     if (!rc) {
@@ -340,6 +415,9 @@ int cli_train(int argc, char **argv) {
         else
             printf("done: %llu steps in %s, validation loss %.4f (%.3f bits/byte); model in %s/model.safetensors\n",
                    (unsigned long long)ts.step, el, val_loss, val_loss / log(2.0), out_dir);
+        if (nranks > 1)
+            printf("all-reduce: rank 0 waited %.2f s for the gradients after its backward (%.1f%% of the run)\n",
+                   comm_wait, 100.0 * comm_wait / (bench_now() - t_run));
     }
     lam_trainer_free(tr);
     lam_model_free(m);

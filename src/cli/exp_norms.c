@@ -327,7 +327,8 @@ int exp_suite_norms(exp_ctx *x) {
         char v[32];
         double vb = r->diverged ? NAN : val_batch_stats(x, r->model, fw, B);
         double v1 = r->diverged ? NAN : val_batch_stats(x, r->model, fw, 1);
-        exp_say(x, "| %s | %s | %.3f | %.3f |\n", r->name, exp_fmt_val(v, sizeof v, r), vb, v1);
+        if (r->diverged) exp_say(x, "| %s | diverged | — | — |\n", r->name);
+        else exp_say(x, "| %s | %s | %.3f | %.3f |\n", r->name, exp_fmt_val(v, sizeof v, r), vb, v1);
         if (kinds[k] == LAM_NORM_BATCHNORM) bn_eval = r->final_val, bn_b = vb, bn_1 = v1;
     }
     exp_say(x, "\nThe logits of one sequence computed alone and as the first of a batch of %zu: largest absolute "
@@ -336,13 +337,20 @@ int exp_suite_norms(exp_ctx *x) {
     for (int k = 0; k < NRUNS; k++) {
         inv_eval[k] = batch_invariance(x, runs[k].model, B, 0);
         inv_train[k] = batch_invariance(x, runs[k].model, B, 1);
-        exp_say(x, "| %s | %.3g | %.3g |\n", runs[k].name, inv_eval[k], inv_train[k]);
+        if (runs[k].diverged) exp_say(x, "| %s | — (diverged) | — (diverged) |\n", runs[k].name);
+        else exp_say(x, "| %s | %.3g | %.3g |\n", runs[k].name, inv_eval[k], inv_train[k]);
     }
     exp_say(x, "\n");
 
     /* ---- the claims */
     const exp_run *none = &runs[0], *ln = &runs[1];
     exp_say(x, "## Reading\n\n");
+    for (int k = 0; k < NRUNS; k++)
+        if (runs[k].diverged)
+            exp_say(x, "The %s run diverged at step %zu (training loss %.3g, gradient norm %.3g before clipping); its "
+                       "figures below cover the steps before.\n\n",
+                    runs[k].name, runs[k].steps_done, (double)runs[k].loss[runs[k].steps_done - 1],
+                    (double)runs[k].grad_norm[runs[k].steps_done - 1]);
     int xhat_ok = xmean[1] < 1e-3 && xlo[1] > 0.9 && xhi[1] <= 1.0 + 1e-6;
     exp_say(x,
             "- **LayerNorm keeps each layer's inputs at a steady scale (mean 0, std 1 before γ and β).** %s "

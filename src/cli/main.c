@@ -2,6 +2,7 @@
 /* lamina: the command-line entry point; a thin layer over liblamina. */
 #include "lamina.h"
 #include "cli/cli.h"
+#include "cli/dist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static void usage(FILE *f) {
             "  bench norm   time LayerNorm/RMSNorm forward and backward against memory bandwidth\n"
             "  bench ffn    time the feed-forward layer against its bare GEMMs\n"
             "  bench train  time training steps: tokens/s, GFLOP/s, fraction of the FMA peak\n"
+            "  bench allreduce  all-reduce bandwidth between MPI ranks (under mpirun)\n"
             "  experiment SUITE  train a grid of small models and report what normalization does\n"
             "               (norms, placement, lr, ffn)\n"
             "  inspect FILE list the tensors, dtypes, shapes and metadata of a safetensors file\n"
@@ -46,8 +48,26 @@ static void usage(FILE *f) {
             "  lamina --version | lamina --help | lamina COMMAND --help\n");
 }
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
     blas_core_fix(argv);
+    int rc = dist_init(&argc, &argv);
+    if (rc) return rc;
+    /* under mpirun only training (and the all-reduce benchmark) is shared out */
+    if (dist_size() > 1 && !(argc > 1 && !strcmp(argv[1], "train")) &&
+        !(argc > 2 && !strcmp(argv[1], "bench") && !strcmp(argv[2], "allreduce"))) {
+        if (dist_rank() == 0)
+            fprintf(stderr, "lamina: only 'lamina train' runs on several ranks (this job has %d)\n", dist_size());
+        dist_finalize();
+        return 2;
+    }
+    rc = run(argc, argv);
+    dist_finalize();
+    return rc;
+}
+
+static int run(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "lamina: missing command (see lamina --help)\n");
         return 2;
@@ -58,8 +78,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("lamina %s (isa %s)\nblas: %s (core %s)\n", lam_version(), lam_isa(), lam_blas_config(),
-               lam_blas_core());
+        printf("lamina %s (isa %s)\nblas: %s (core %s)\nmpi: %s\n", lam_version(), lam_isa(), lam_blas_config(),
+               lam_blas_core(), dist_describe());
         return 0;
     }
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 2, argv + 2);

@@ -70,6 +70,10 @@ struct lam_model {
     /* diagnostics: ∂loss/∂stream summaries of the last backward, 2·layers + 1 */
     int diag;
     lam_summary *rec_grad;
+    /* gradient-ready hook; layer i's tensors are [tfirst[i], tfirst[i+1]) */
+    lam_grad_ready_fn hook;
+    void *hook_ctx;
+    size_t *tfirst;
 };
 
 static int gated_of(lam_mlp a) { return a == LAM_MLP_SWIGLU || a == LAM_MLP_GEGLU; }
@@ -127,6 +131,7 @@ static void layout(lam_model *m) {
     add_tensor(m, "wte.weight", 2, LAM_VOCAB, C, 0, 1, 1, std, 0);
     add_tensor(m, "wpe.weight", 2, m->c.ctx, C, 0, 1, 1, std, 0);
     for (size_t i = 0; i < Lc; i++) {
+        if (m->tfirst) m->tfirst[i] = m->ntensors;
 #define NAME(s) (snprintf(n, sizeof n, "h.%zu.%s", i, s), n)
         add_norm(m, NAME("ln_1"));
         add_tensor(m, NAME("attn.c_attn.weight"), 2, C, 3 * C, 1, 1, 1, std, 0);
@@ -144,6 +149,7 @@ static void layout(lam_model *m) {
         add_tensor(m, NAME("mlp.c_proj.bias"), 1, C, 0, 0, 0, 1, 0, 0);
 #undef NAME
     }
+    if (m->tfirst) m->tfirst[Lc] = m->ntensors;
     if (m->c.placement == LAM_PLACE_PRE) add_norm(m, "ln_f");
 }
 
@@ -303,9 +309,10 @@ lam_status lam_model_create(lam_model **out, const lam_model_config *cfg, size_t
     m->G = calloc(c.layers, sizeof *m->G);
     m->A = calloc(c.layers, sizeof *m->A);
     m->rec_grad = malloc((2 * c.layers + 1) * sizeof *m->rec_grad);
+    m->tfirst = malloc((c.layers + 1) * sizeof *m->tfirst);
     size_t ntok = max_batch * c.ctx;
     m->tokens = malloc(ntok), m->targets = malloc(ntok);
-    if (!m->t || !m->L || !m->G || !m->A || !m->rec_grad || !m->tokens || !m->targets) goto nomem;
+    if (!m->t || !m->L || !m->G || !m->A || !m->rec_grad || !m->tfirst || !m->tokens || !m->targets) goto nomem;
     layout(m);   /* fill */
     m->acts_floats = bind_acts(m, NULL);
     m->scratch_floats = bind_scratch(m, NULL);
@@ -329,7 +336,7 @@ nomem:
 
 void lam_model_free(lam_model *m) {
     if (!m) return;
-    free(m->t), free(m->L), free(m->G), free(m->A), free(m->rec_grad), free(m->tokens), free(m->targets);
+    free(m->t), free(m->L), free(m->G), free(m->A), free(m->rec_grad), free(m->tfirst), free(m->tokens), free(m->targets);
     free(m->params), free(m->grads), free(m->acts), free(m->scratch);
     free(m);
 }
@@ -497,6 +504,7 @@ lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
         memcpy(m->d_res, m->d_a, N * C * sizeof(float));
     }
     record_grad(m, 2 * m->c.layers, m->d_res, N, scale);
+    if (m->hook && m->tfirst[m->c.layers] < m->ntensors) m->hook(m->hook_ctx, m->tfirst[m->c.layers], m->ntensors);
     /* d_res: gradient w.r.t. the current layer's output */
     for (size_t li = m->c.layers; li-- > 0;) {
         layer_acts *a = &m->A[li];
@@ -529,8 +537,10 @@ lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
             add(m->d_res, m->d_res, tmp, N * C);
             record_grad(m, 2 * li, m->d_res, N, scale);
         }
+        if (m->hook) m->hook(m->hook_ctx, m->tfirst[li], m->tfirst[li + 1]);
     }
     lam_embedding_backward(m->dwte, m->dwpe, m->d_res, m->tokens, B, T, C);
+    if (m->hook) m->hook(m->hook_ctx, 0, 2);
     return LAM_OK;
 }
 
@@ -561,6 +571,16 @@ lam_status lam_model_eval(lam_model *m, const uint8_t *data, size_t len, size_t 
         *tokens += b * ctx;
     }
     return LAM_OK;
+}
+
+void lam_model_set_grad_hook(lam_model *m, lam_grad_ready_fn fn, void *ctx) {
+    m->hook = fn;
+    m->hook_ctx = ctx;
+}
+
+float *lam_model_grad_run(lam_model *m, size_t first, size_t end, size_t *nfloats) {
+    *nfloats = m->t[end - 1].offset + m->t[end - 1].numel - m->t[first].offset;
+    return m->grads + m->t[first].offset;
 }
 
 /* ---- diagnostics */

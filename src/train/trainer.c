@@ -19,6 +19,11 @@ struct lam_trainer {
     uint8_t *tokens, *targets;   /* one micro-batch */
     lam_rng rng;
     uint64_t step;
+    /* data parallelism: this process's share of each global batch */
+    size_t rank, nranks;
+    size_t *offsets;           /* the global batch's sequence offsets */
+    lam_grad_ready_fn hook;
+    void *hook_ctx;
     /* diagnostics */
     int diag, have_stats;
     float *before;             /* the parameters before the update, like the moments */
@@ -32,9 +37,8 @@ lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_c
     lam_status s = lam_train_config_check(&t, e);
     if (s) return s;
     size_t ctx = lam_model_get_config(m)->ctx, micro = t.batch / t.accum;
-    if (micro > lam_model_max_batch(m))
-        return lam_fail(e, LAM_ERR_ARG, "micro-batch %zu exceeds the model's maximum batch %zu", micro,
-                        lam_model_max_batch(m));
+    /* a model smaller than the micro-batch is allowed here for a later
+     * lam_trainer_set_shard; lam_trainer_gradients checks the share */
     if (len < ctx + 2)
         return lam_fail(e, LAM_ERR_ARG, "training data of %zu bytes is too short for ctx %zu (needs %zu)", len, ctx, ctx + 2);
     lam_trainer *tr = calloc(1, sizeof *tr);
@@ -50,7 +54,9 @@ lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_c
     }
     tr->moments = calloc(2 * tr->nfloats + 1, sizeof(float));
     tr->tokens = malloc(micro * ctx), tr->targets = malloc(micro * ctx);
-    if (!tr->offset || !tr->moments || !tr->tokens || !tr->targets) {
+    tr->offsets = malloc(t.batch * sizeof(size_t));
+    tr->rank = 0, tr->nranks = 1;
+    if (!tr->offset || !tr->moments || !tr->tokens || !tr->targets || !tr->offsets) {
         lam_trainer_free(tr);
         return lam_fail(e, LAM_ERR_NOMEM, "out of memory for the optimizer state");
     }
@@ -62,6 +68,7 @@ lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_c
 void lam_trainer_free(lam_trainer *tr) {
     if (!tr) return;
     free(tr->offset), free(tr->moments), free(tr->tokens), free(tr->targets), free(tr->before), free(tr->stats);
+    free(tr->offsets);
     free(tr);
 }
 
@@ -138,24 +145,56 @@ void lam_trainer_set_state(lam_trainer *tr, const lam_trainer_state *s) {
     memcpy(tr->rng.s, s->rng, sizeof s->rng);
 }
 
+lam_status lam_trainer_set_shard(lam_trainer *tr, size_t rank, size_t nranks, lam_error *e) {
+    size_t B = tr->t.batch, A = tr->t.accum;
+    if (nranks < 1 || rank >= nranks) return lam_fail(e, LAM_ERR_ARG, "rank %zu of %zu is not a rank", rank, nranks);
+    if (B % (nranks * A) != 0)
+        return lam_fail(e, LAM_ERR_ARG,
+                        "batch %zu does not divide into %zu ranks x %zu micro-batches (it must be a multiple of %zu)", B,
+                        nranks, A, nranks * A);
+    if (B / (nranks * A) > lam_model_max_batch(tr->m))
+        return lam_fail(e, LAM_ERR_ARG, "a rank's micro-batch %zu exceeds the model's maximum batch %zu",
+                        B / (nranks * A), lam_model_max_batch(tr->m));
+    tr->rank = rank, tr->nranks = nranks;
+    return LAM_OK;
+}
+
+void lam_trainer_set_grad_hook(lam_trainer *tr, lam_grad_ready_fn fn, void *ctx) {
+    tr->hook = fn;
+    tr->hook_ctx = ctx;
+}
+
 lam_status lam_trainer_gradients(lam_trainer *tr, float *loss, lam_error *e) {
     lam_model *m = tr->m;
-    size_t ctx = lam_model_get_config(m)->ctx, micro = tr->t.batch / tr->t.accum;
+    size_t ctx = lam_model_get_config(m)->ctx, B = tr->t.batch, A = tr->t.accum, share = B / tr->nranks,
+           micro = share / A;
+    if (micro > lam_model_max_batch(m))
+        return lam_fail(e, LAM_ERR_ARG, "micro-batch %zu exceeds the model's maximum batch %zu", micro,
+                        lam_model_max_batch(m));
+    /* the whole global batch is drawn, in order, whatever the share: the
+     * sequences depend on the seed and the step only */
+    for (size_t j = 0; j < B; j++) tr->offsets[j] = (size_t)(lam_rng_next(&tr->rng) % (uint64_t)(tr->len - ctx));
     lam_model_zero_grad(m);
     double sum = 0;
-    for (size_t a = 0; a < tr->t.accum; a++) {
-        for (size_t j = 0; j < micro; j++) {   /* the global batch's offsets, in order */
-            size_t off = (size_t)(lam_rng_next(&tr->rng) % (uint64_t)(tr->len - ctx));
+    /* each process's backward is scaled so that the sum over processes is the global mean */
+    float scale = 1.0f / (float)(A * tr->nranks);
+    for (size_t a = 0; a < A; a++) {
+        for (size_t j = 0; j < micro; j++) {
+            size_t off = tr->offsets[tr->rank * share + a * micro + j];
             memcpy(tr->tokens + j * ctx, tr->data + off, ctx);
             memcpy(tr->targets + j * ctx, tr->data + off + 1, ctx);
         }
         float l;
         lam_status s = lam_model_forward(m, tr->tokens, tr->targets, micro, ctx, 1, &l, e);
-        if (!s) s = lam_model_backward(m, 1.0f / (float)tr->t.accum, e);
+        if (!s) {
+            lam_model_set_grad_hook(m, a + 1 == A ? tr->hook : NULL, tr->hook_ctx);
+            s = lam_model_backward(m, scale, e);
+            lam_model_set_grad_hook(m, NULL, NULL);
+        }
         if (s) return s;
         sum += l;
     }
-    *loss = (float)(sum / (double)tr->t.accum);
+    *loss = (float)(sum / (double)A);
     return LAM_OK;
 }
 

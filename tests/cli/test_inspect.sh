@@ -2,12 +2,7 @@
 # lamina inspect: output for good files (one written by a hand-rolled writer
 # here, independent of lamina), one-line errors with exit 2 for invalid files
 # and 1 for I/O errors.
-set -u
-bin=$LAMINA_BIN
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/harness.sh"
 
 # mk FILE HEADER DATA_BYTES [DECLARED_LEN]: 8-byte LE length + header + data (zeros)
 mk() {
@@ -96,5 +91,4 @@ for args in "" "a b" "--bogus" "--bogus x"; do
 done
 "$bin" --help | grep -q 'inspect' && ok || bad "lamina --help lists inspect"
 
-echo "inspect: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish inspect

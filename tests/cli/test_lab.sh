@@ -4,22 +4,8 @@
 # lamina experiment SUITE --quick for every suite (the report's tables,
 # plots and readings; one CSV per run), with the one-line errors.
 # Needs the default corpus (scripts/corpus.sh; scripts/test.sh prepares it).
-set -u
-bin=$LAMINA_BIN
+source "$(dirname "$0")/harness.sh"
 src=$LAMINA_SRC
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-export OMP_WAIT_POLICY=PASSIVE
-
-expect() {   # STATUS SUBSTRING CMD...: exit status, exactly one stderr line containing SUBSTRING
-  local want=$1 sub=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  local n; n=$(grep -c '' "$tmp/err")
-  if [[ $rc -eq $want && $n -eq 1 ]] && grep -qF -- "$sub" "$tmp/err"; then ok
-  else bad "$* -> status $rc (want $want), stderr ($n lines): $(head -c 400 "$tmp/err")"; fi
-}
 
 if [[ ! -f $src/data/kjv/train.bin || ! -f $src/data/kjv/val.bin ]]; then
   echo "test_lab: the default corpus is missing (run scripts/corpus.sh)" >&2; exit 1
@@ -140,5 +126,4 @@ cmp -s "$tmp/exp-lr/report.md" "$tmp/lr-report.md" && ok || bad "lr: report chan
 diff <(grep -v '^Machine\|suite took' "$tmp/exp-lr/report.md") <(grep -v '^Machine\|suite took' "$tmp/lr-report.md") >/dev/null &&
   ok || bad "lr: a second run with the same seeds reports different numbers"
 
-echo "test_lab: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish test_lab

@@ -3,26 +3,12 @@
 # writes, bit-exact resume (after SIGINT, after kill -9, after a crash inside
 # a checkpoint save), one-line errors with the right status for bad input,
 # and never a write over a good checkpoint.
-set -u
-bin=$LAMINA_BIN
-tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-export OMP_WAIT_POLICY=PASSIVE
+source "$(dirname "$0")/harness.sh"
 
 # a small text corpus (varied enough to learn from)
 for i in $(seq 1 300); do echo "line $i: the quick brown fox $((i*7 % 13)) jumps over the lazy dog $((i % 5))"; done > "$tmp/data.txt"
 tiny=(--layers 1 --heads 2 --dim 16 --ctx 16 --batch 4 --warmup 2 --lr 3e-3 --threads 2)
 
-# expect STATUS SUBSTRING CMD...: exit status, exactly one stderr line containing SUBSTRING
-expect() {
-  local want=$1 sub=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  local n; n=$(grep -c '' "$tmp/err")
-  if [[ $rc -eq $want && $n -eq 1 ]] && grep -qF -- "$sub" "$tmp/err"; then ok
-  else bad "$* -> status $rc (want $want), stderr ($n lines): $(head -c 400 "$tmp/err")"; fi
-}
 
 # ---- a run and what it writes
 "$bin" train --data "$tmp/data.txt" --out "$tmp/a" "${tiny[@]}" --steps 12 --ckpt-every 4 --eval-every 4 \
@@ -242,5 +228,4 @@ cp -r "$tmp/bad/truncated" "$tmp/badresume"; cp "$tmp/a/optimizer.safetensors" "
 expect 2 "model.safetensors" "$bin" train --data "$tmp/data.txt" --out "$tmp/badresume" "${tiny[@]}" --steps 20 --resume
 cmp -s "$tmp/bad/truncated/model.safetensors" "$tmp/badresume/model.safetensors" && ok || bad "refused resume changed the file"
 
-echo "train/sample/eval: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish train/sample/eval
