@@ -71,9 +71,7 @@ int exp_suite_ffn(exp_ctx *x) {
     for (int a = 0; a < NA; a++)
         for (int s = 0; s < NSEED; s++) {
             const exp_run *r = &runs[a][s];
-            fprintf(f, "# %s: step, validation loss\n", r->name);
-            for (size_t i = 0; i < r->nval; i++) fprintf(f, "%zu %.6g\n", r->val_step[i], r->val[i]);
-            fprintf(f, "\n\n");
+            exp_val_block(f, r);
         }
     if (fclose(f) != 0) goto fail;
     if (exp_plot(x, "ffn_val",

@@ -21,8 +21,11 @@ static const lam_placement places[NP] = {LAM_PLACE_PRE, LAM_PLACE_POST};
 
 static size_t idx(int p, int d, int l, int w) { return (size_t)(((p * ND + d) * NLR + l) * NW + w); }
 
-/* "failed": diverged, or no better than predicting the byte histogram */
-static int failed(const exp_ctx *x, const exp_run *r) { return r->diverged || !(r->final_val < x->unigram); }
+/* "failed": diverged, or not 0.05 nats better than predicting the byte histogram */
+#define FAIL_MARGIN 0.05
+static int failed(const exp_ctx *x, const exp_run *r) {
+    return r->diverged || !(r->final_val < x->unigram - FAIL_MARGIN);
+}
 
 static const char *cell(char *buf, size_t n, const exp_ctx *x, const exp_run *r) {
     if (r->diverged) snprintf(buf, n, "diverged");
@@ -88,7 +91,7 @@ int exp_suite_placement(exp_ctx *x) {
         base.tc.steps = 400;
         base.eval_every = 100;
     }
-    warm[1] = x->quick ? 5 : 50;
+    warm[1] = x->quick ? 10 : 200;   /* half the budget: post-norm needs a long one (pilot: 50 was not enough) */
     /* ---- gradients at initialization: one batch, no training */
     double ffn[NP][ND][MAXL], all[NP][ND][MAXL];
     for (int p = 0; p < NP && !rc; p++)
@@ -114,11 +117,12 @@ int exp_suite_placement(exp_ctx *x) {
     exp_say(x,
             "Model: LayerNorm, %zu heads, dim %zu, ctx %zu, %s; AdamW, cosine to 10%%, clip %g, batch %zu, %zu steps, "
             "seed %llu; depths %zu, %zu, %zu; learning rates %g and %g; warmup %zu or %zu steps.  Validation: %zu "
-            "windows of %zu bytes.  *failed* = no better than the unigram baseline (%.3f nats); *diverged* = the "
-            "training loss became non-finite or exceeded 8.\n\n",
+            "windows of %zu bytes.  *failed* = not at least %.2f nats better than the unigram baseline (%.3f nats: "
+            "predicting bytes by their frequency alone); *diverged* = the training loss became non-finite or "
+            "exceeded 8.\n\n",
             base.mc.heads, base.mc.dim, base.mc.ctx, lam_mlp_name(base.mc.act), (double)base.tc.clip, base.tc.batch,
             base.tc.steps, (unsigned long long)base.tc.seed, depths[0], depths[1], depths[2], (double)lrs[0],
-            (double)lrs[1], warm[0], warm[1], base.final_windows, base.mc.ctx, x->unigram);
+            (double)lrs[1], warm[0], warm[1], base.final_windows, base.mc.ctx, FAIL_MARGIN, x->unigram);
 
     /* ---- final validation loss table and plot */
     exp_say(x, "## Final validation loss\n\n| placement | depth |");
@@ -170,9 +174,7 @@ int exp_suite_placement(exp_ctx *x) {
         for (int l = 0; l < NLR; l++)
             for (int w = 0; w < NW; w++) {
                 const exp_run *r = &runs[idx(p, ND - 1, l, w)];
-                fprintf(f, "# %s: step, validation loss\n", r->name);
-                for (size_t i = 0; i < r->nval; i++) fprintf(f, "%zu %.6g\n", r->val_step[i], r->val[i]);
-                fprintf(f, "\n\n");
+                exp_val_block(f, r);
             }
     if (fclose(f) != 0) goto fail;
     if (exp_plot(x, "deep_val",
@@ -208,7 +210,9 @@ int exp_suite_placement(exp_ctx *x) {
                  depths[0], depths[1], depths[2]))
         goto fail;
     exp_say(x, "## Gradients at initialization\n\n![gradient norms at initialization](init_grad.svg)\n\n");
-    exp_say(x, "Gradient norm of each layer's MLP weights (c_fc and c_proj) on one batch of the untrained model.\n\n"
+    exp_say(x, "Gradient norm of each layer's MLP weights (c_fc and c_proj) on one batch of the untrained model.  "
+               "lamina initializes the residual output projections with std 0.02/√(2·layers), as GPT-2 does; Xiong "
+               "et al.'s analysis assumes no such depth scaling.\n\n"
                "| placement | depth | first layer | last layer | last ÷ first |\n|---|---|---|---|---|\n");
     double ratio[NP][ND];
     for (int p = 0; p < NP; p++)
@@ -257,8 +261,11 @@ int exp_suite_placement(exp_ctx *x) {
     exp_say(x,
             "- **At initialization, post-norm's gradients grow toward the output layers while pre-norm's stay level "
             "(Xiong et al. 2020).** %s with %zu layers the last layer's MLP weight gradient was %.3g× the first "
-            "layer's for post-norm and %.3g× for pre-norm.\n",
-            rpost > 2 * rpre && rpre < 2 ? "Supported:" : rpost > rpre ? "Partly supported:" : "Not supported here:",
+            "layer's for post-norm and %.3g× for pre-norm (the rule: supported when post-norm's ratio is at least "
+            "1.5 and 1.5× pre-norm's).\n",
+            rpost >= 1.5 && rpost > 1.5 * rpre ? "Supported:"
+            : rpost > 1.1 && rpost > rpre      ? "Partly supported:"
+                                               : "Not supported here:",
             depths[ND - 1], rpost, rpre);
     exp_say(x, "\nOne seed per setting: differences of a few hundredths of a nat are within run-to-run noise.\n");
 done:

@@ -279,6 +279,13 @@ const char *exp_fmt_val(char *buf, size_t n, const exp_run *r) {
 
 /* ---- plots and report */
 
+void exp_val_block(FILE *f, const exp_run *r) {
+    fprintf(f, "# %s: step, validation loss\n", r->name);
+    for (size_t i = 0; i < r->nval; i++) fprintf(f, "%zu %.6g\n", r->val_step[i], r->val[i]);
+    if (!r->nval) fprintf(f, "0 NaN\n");
+    fprintf(f, "\n\n");
+}
+
 void exp_say(exp_ctx *x, const char *fmt, ...) {
     char buf[8192];
     va_list ap;

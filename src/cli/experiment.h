@@ -69,6 +69,10 @@ int exp_plot(exp_ctx *x, const char *name, const char *fmt, ...) __attribute__((
 /* Opens DIR/NAME for writing (a plot's data file); NULL after a one-line error. */
 FILE *exp_data_file(exp_ctx *x, const char *name);
 
+/* One data block for gnuplot's `index`: "# NAME ..." then "step val" per
+ * validation, and "0 NaN" when there is none (gnuplot does not count empty
+ * blocks, which would shift every later index); ends with two blank lines. */
+void exp_val_block(FILE *f, const exp_run *r);
 /* Report helpers: printf into report.md. */
 void exp_say(exp_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
