@@ -159,7 +159,7 @@ int exp_suite_placement(exp_ctx *x) {
                  "set xlabel 'layers'\nset ylabel 'validation loss (nats per byte)'\nset xtics (%zu, %zu, %zu)\n"
                  "set offsets 0.5, 0.5, 0, 0\n"
                  "names = 'pre pre pre pre post post post post'\nlrs = '%g %g'\nwarm = '%zu %zu'\n"
-                 "plot for [k=0:7] 'final_val.dat' index k using 1:2 with linespoints lw 2 pt 7 "
+                 "plot for [k=0:7] 'final_val.dat' index k using 1:2 with linespoints lw 2 pt 7-2*((k/2)%%2) "
                  "lc (k < 4 ? 1 : 2) dt 2-k%%2 "
                  "title sprintf('%%s, lr %%s, warmup %%s', word(names, k+1), word(lrs, (k/2)%%2+1), word(warm, k%%2+1)), \\\n"
                  "     %.4f with lines dt 3 lc rgb '#888888' title 'unigram baseline'\n",
@@ -181,7 +181,7 @@ int exp_suite_placement(exp_ctx *x) {
                  "set title 'Validation loss during training, %zu layers'\nset xlabel 'step'\n"
                  "set ylabel 'validation loss (nats per byte)'\n"
                  "names = 'pre pre pre pre post post post post'\nlrs = '%g %g'\nwarm = '%zu %zu'\n"
-                 "plot for [k=0:7] 'deep_val.dat' index k using 1:2 with linespoints lw 2 pt 7 ps 0.6 "
+                 "plot for [k=0:7] 'deep_val.dat' index k using 1:2 with linespoints lw 2 pt 7-2*((k/2)%%2) ps 0.6 "
                  "lc (k < 4 ? 1 : 2) dt 2-k%%2 "
                  "title sprintf('%%s, lr %%s, warmup %%s', word(names, k+1), word(lrs, (k/2)%%2+1), word(warm, k%%2+1)), \\\n"
                  "     %.4f with lines dt 3 lc rgb '#888888' title 'unigram baseline'\n",
@@ -202,7 +202,7 @@ int exp_suite_placement(exp_ctx *x) {
     if (fclose(f) != 0) goto fail;
     if (exp_plot(x, "init_grad",
                  "set title 'Gradient norm of each layer''s MLP weights at initialization (one batch)'\n"
-                 "set xlabel 'layer'\nset ylabel '‖∂loss/∂W_{FFN}‖'\nset logscale y\n"
+                 "set xlabel 'layer'\nset ylabel '‖∂loss/∂W_ffn‖'\nset logscale y\n"
                  "depths = '%zu %zu %zu'\n"
                  "plot for [k=0:5] 'init_grad.dat' index k using 1:2 with linespoints lw 2 pt 7 "
                  "lc (k < 3 ? 1 : 2) dt 3-k%%3 "

@@ -310,7 +310,7 @@ int exp_plot(exp_ctx *x, const char *name, const char *fmt, ...) {
     if (!f) return 1;
     fprintf(f,
             "# %s.svg; made by lamina experiment %s (run gnuplot in this directory to redraw)\n"
-            "set terminal svg size 960,600 dynamic enhanced font 'sans,13' background '#ffffff'\n"
+            "set terminal svg size 960,600 dynamic noenhanced font 'sans,13' background '#ffffff'\n"
             "set output '%s.svg'\n"
             "set datafile separator whitespace\n"
             "set grid lc rgb '#dddddd'\n"
