@@ -75,6 +75,31 @@ grep -q "step 10: the ranks' parameters or optimizer state differ" "$tmp/out" &&
 grep -q '"step": 5' "$tmp/drift/state.json" && ok || bad "the step-5 checkpoint is not the one left: $(head -c 200 "$tmp/drift/state.json")"
 "$bin" eval --model "$tmp/drift" --data "$tmp/data.txt" >/dev/null 2>&1 && ok || bad "the step-5 checkpoint does not load"
 
+# ---- a rank that dies ends the job with mpirun's message; the last checkpoint stays whole
+mpi 2 "$bin" train --out "$tmp/kill" "${tiny[@]}" --batch 8 --steps 1000000 --ckpt-every 5 --log-every 100 \
+  >"$tmp/kill.out" 2>&1 &
+job=$!
+victim=""
+for _ in $(seq 1 100); do   # rank 1's pid, once it has written a checkpoint
+  for p in $(pgrep -f "train --out $tmp/kill" || true); do
+    [[ -r /proc/$p/environ ]] && tr '\0' '\n' < /proc/$p/environ | grep -qx 'OMPI_COMM_WORLD_RANK=1' && victim=$p
+  done
+  [[ -n $victim && -f $tmp/kill/state.json ]] && break
+  sleep 0.1
+done
+if [[ -n $victim ]]; then
+  sleep 0.5; kill -9 "$victim"
+  wait $job; rc=$?
+  [[ $rc -ne 0 ]] && ok || bad "a killed rank: mpirun status 0"
+  grep -q "rank 1 .*exited on signal 9" "$tmp/kill.out" && ok || bad "a killed rank: no message naming it: $(tail -c 300 "$tmp/kill.out")"
+  step=$(sed -n 's/^ *"step": \([0-9]*\),/\1/p' "$tmp/kill/state.json")
+  [[ -n $step && $((step % 5)) -eq 0 ]] && ok || bad "a killed rank: checkpoint step '$step'"
+  "$bin" eval --model "$tmp/kill" --data "$tmp/data.txt" >/dev/null 2>&1 && ok || bad "a killed rank: the checkpoint does not load"
+else
+  kill $job 2>/dev/null; wait $job
+  bad "a killed rank: could not find rank 1's process"
+fi
+
 # ---- errors: one line from rank 0, status 2
 mpi 3 "$bin" train --out "$tmp/x3" "${tiny[@]}" --batch 8 --steps 2 >"$tmp/out" 2>"$tmp/err"; rc=$?
 [[ $rc -eq 2 ]] && ok || bad "batch 8 on 3 ranks: status $rc"
