@@ -35,13 +35,13 @@ static const suite suites[] = {
     {"norms", exp_suite_norms, "none, LayerNorm, RMSNorm, BatchNorm on the same model and budget"},
     {"placement", exp_suite_placement, "pre- vs post-LayerNorm at depths 2, 6, 12, with and without warmup"},
     {"lr", exp_suite_lr, "learning-rate sweep with and without LayerNorm"},
-    {"ffn", exp_suite_ffn, "MLP activations (relu, gelu, silu, swiglu, geglu) at a matched parameter count"},
+    {"ffn", exp_suite_ffn, "MLP activations (relu, gelu, gelu_tanh, silu, swiglu, geglu) at a matched parameter count"},
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 
 static void usage(FILE *f, const cli_flag *flags, size_t n) {
     fprintf(f,
-            "usage: lamina experiment SUITE [--out DIR] [--quick] [--threads N]\n"
+            "usage: lamina experiment SUITE [--out DIR] [--quick] [--threads N] [--force]\n"
             "\n"
             "Trains a grid of small models on the default corpus (scripts/corpus.sh) with\n"
             "fixed seeds and writes DIR/report.md (tables, the reproducing command and a\n"
