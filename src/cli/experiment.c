@@ -107,6 +107,19 @@ static void layer_grads(const lam_model *m, const lam_tensor_stats *ts, double *
     for (size_t i = 0; i < L; i++) out[i] = sqrt(out[i]);
 }
 
+/* Mean validation loss over `windows` windows into *out; 0, or 1 after a one-line error. */
+static int validate(exp_ctx *x, exp_run *r, size_t windows, double *out) {
+    double sum;
+    size_t tokens;
+    lam_error e;
+    if (lam_model_eval(r->model, x->val, x->val_len, windows, &sum, &tokens, &e)) {
+        fprintf(stderr, "lamina experiment: run %s: validation: %s\n", r->name, e.msg);
+        return 1;
+    }
+    *out = sum / (double)tokens;
+    return 0;
+}
+
 int exp_train(exp_ctx *x, exp_run *r) {
     lam_error e;
     lam_status s = lam_model_config_check(&r->mc, &e);
@@ -190,15 +203,7 @@ int exp_train(exp_ctx *x, exp_run *r) {
         }
         double val = NAN;
         if (!exploded && (done % r->eval_every == 0 || done == steps)) {
-            double sum;
-            size_t tokens;
-            s = lam_model_eval(r->model, x->val, x->val_len, r->val_windows, &sum, &tokens, &e);
-            if (s) {
-                fprintf(stderr, "lamina experiment: run %s: validation: %s\n", r->name, e.msg);
-                rc = 1;
-                break;
-            }
-            val = sum / (double)tokens;
+            if ((rc = validate(x, r, r->val_windows, &val))) break;
             r->val_step[r->nval] = done;
             r->val[r->nval++] = val;
         }
@@ -213,16 +218,8 @@ int exp_train(exp_ctx *x, exp_run *r) {
     }
     r->final_val = NAN;
     if (!rc && !r->diverged) {
-        double sum;
-        size_t tokens;
-        s = lam_model_eval(r->model, x->val, x->val_len, r->final_windows, &sum, &tokens, &e);
-        if (s) {
-            fprintf(stderr, "lamina experiment: run %s: validation: %s\n", r->name, e.msg);
-            rc = 1;
-        } else {
-            r->final_val = sum / (double)tokens;
-            if (!isfinite(r->final_val)) r->diverged = 1;
-        }
+        rc = validate(x, r, r->final_windows, &r->final_val);
+        if (!rc && !isfinite(r->final_val)) r->diverged = 1;
     }
     if (metrics && fclose(metrics) != 0 && !rc) {
         fprintf(stderr, "lamina experiment: cannot write %s/%s.csv\n", dir, r->name);
