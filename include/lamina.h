@@ -175,7 +175,9 @@ typedef struct lam_ffn {
 size_t lam_ffn_cache_floats(const lam_ffn *f, size_t rows);
 /* x and y are (rows, dim); cache holds lam_ffn_cache_floats(f, rows) floats.
  * The cache keeps, each (rows, hidden):
- *   ungated: h = x·w1ᵀ + b1 (the backward needs act'(h)) and a = act(h)
+ *   ungated: act'(h), h = x·w1ᵀ + b1 (all the backward needs of h:
+ *            computed beside act(h) from the same exponential, it spares
+ *            the backward a transcendental per element) and a = act(h)
  *            (the backward needs it for dw2 += dyᵀ·a; the forward has to
  *            materialize it anyway as the second GEMM's input);
  *   gated:   g = x·w1ᵀ + b1, u = x·w3ᵀ + b3 (the backward needs act(g),

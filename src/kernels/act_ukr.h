@@ -29,8 +29,9 @@ typedef struct lam_act_ukr {
     void (*forward)(float *y, const float *x, size_t n, lam_act act);
     /* dx, dy, x are (n): dx = dy·act′(x).  dx may alias dy. */
     void (*backward)(float *dx, const float *dy, const float *x, size_t n, lam_act act);
-    /* h, a, b are (n): h += b (b may be NULL), then a = act(h). */
-    void (*bias_forward)(float *h, float *a, const float *b, size_t n, lam_act act);
+    /* h, a, b are (n): with v = h + b (b may be NULL), a = act(v) and h is
+     * overwritten with act′(v) — all that a backward needs of v. */
+    void (*bias_act_deriv)(float *h, float *a, const float *b, size_t n, lam_act act);
     /* g, u, m, b1, b3 are (n): g += b1, u += b3 (either may be NULL), then
      * m = act(g)·u. */
     void (*gated_forward)(float *g, float *u, float *m, const float *b1, const float *b3, size_t n, lam_act act);

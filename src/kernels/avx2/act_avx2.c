@@ -147,14 +147,12 @@ static void bwd(float *dx, const float *dy, const float *x, size_t n, lam_act ac
     })
 }
 
-static void bias_fwd(float *h, float *a, const float *b, size_t n, lam_act act) {
+static void bias_act_deriv(float *h, float *a, const float *b, size_t n, lam_act act) {
     FOR8(n, {
-        __m256 v = LD(h);
-        if (b) {
-            v = _mm256_add_ps(v, LD(b));
-            ST(h, v);
-        }
-        ST(a, act8(v, act, NULL));
+        __m256 v = LD(h), d;
+        if (b) v = _mm256_add_ps(v, LD(b));
+        ST(a, act8(v, act, &d));
+        ST(h, d);
     })
 }
 
@@ -182,4 +180,4 @@ static void gated_bwd(float *dg, float *du, const float *dm, const float *g, con
     })
 }
 
-const lam_act_ukr lam_act_ukr_avx2 = {fwd, bwd, bias_fwd, gated_fwd, gated_bwd};
+const lam_act_ukr lam_act_ukr_avx2 = {fwd, bwd, bias_act_deriv, gated_fwd, gated_bwd};

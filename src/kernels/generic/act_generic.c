@@ -69,12 +69,13 @@ static void bwd(float *dx, const float *dy, const float *x, size_t n, lam_act ac
     }
 }
 
-static void bias_fwd(float *h, float *a, const float *b, size_t n, lam_act act) {
+static void bias_act_deriv(float *h, float *a, const float *b, size_t n, lam_act act) {
     double v, d;
     for (size_t i = 0; i < n; i++) {
-        if (b) h[i] += b[i];
-        lam_act_eval(h[i], act, &v, &d);
+        float x = b ? h[i] + b[i] : h[i];
+        lam_act_eval(x, act, &v, &d);
         a[i] = (float)v;
+        h[i] = (float)d;
     }
 }
 
@@ -98,4 +99,4 @@ static void gated_bwd(float *dg, float *du, const float *dm, const float *g, con
     }
 }
 
-const lam_act_ukr lam_act_ukr_generic = {fwd, bwd, bias_fwd, gated_fwd, gated_bwd};
+const lam_act_ukr lam_act_ukr_generic = {fwd, bwd, bias_act_deriv, gated_fwd, gated_bwd};
