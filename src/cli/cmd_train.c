@@ -367,13 +367,7 @@ int cli_train(int argc, char **argv) {
             measured = 1;
         }
         if (rc = dist_max_int(rc), rc) break;   /* rank 0's validation */
-        if (metrics) {
-            fprintf(metrics, "%zu,%.6g,%.6g,%.6g,%.1f,", done, (double)st.loss, (double)st.lr, (double)st.grad_norm,
-                    (double)st.tokens / dt);
-            if (measured) fprintf(metrics, "%.6g", val_loss);
-            fputc('\n', metrics);
-            fflush(metrics);
-        }
+        if (metrics) train_log_metrics(metrics, &st, dt, measured ? val_loss : NAN);
         progress_stats ps = {(long)done, st.loss, val_loss, st.lr, st.grad_norm, (double)st.tokens / dt};
         progress_update(&pr, &ps, last || measured || (log_every && done % (size_t)log_every == 0));
         interrupted = dist_max_int(interrupt_requested() ? 1 : (stop_after && done == (size_t)stop_after) ? 2 : 0);

@@ -4,6 +4,7 @@
  * al. 2020, "On Layer Normalization in the Transformer Architecture"). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/experiment.h"
+#include "cli/train_log.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -56,14 +57,13 @@ static int init_grads(exp_ctx *x, const lam_model_config *mc0, const lam_train_c
     for (size_t k = 0; k < n; k++) {
         lam_tensor t;
         lam_model_tensor(m, k, &t);
-        size_t i;
-        int used = 0;
-        if (!t.grad || sscanf(t.name, "h.%zu.%n", &i, &used) != 1 || i >= mc.layers) continue;
+        const char *sub;
+        size_t i = train_log_tensor_place(t.name, mc.layers, &sub);
+        if (!t.grad || i >= mc.layers) continue;
         lam_summary g;
         lam_summarize(&g, t.grad, NULL, NULL, 0, 1, t.numel);
         all[i] += g.l2 * g.l2;
-        if (!strcmp(t.name + used, "mlp.c_fc.weight") || !strcmp(t.name + used, "mlp.c_proj.weight"))
-            ffn[i] += g.l2 * g.l2;
+        if (strstr(t.name, ".mlp.c_fc.weight") || strstr(t.name, ".mlp.c_proj.weight")) ffn[i] += g.l2 * g.l2;
     }
     for (size_t i = 0; i < mc.layers; i++) ffn[i] = sqrt(ffn[i]), all[i] = sqrt(all[i]);
     lam_trainer_free(tr);

@@ -100,8 +100,9 @@ static void layer_grads(const lam_model *m, const lam_tensor_stats *ts, double *
     for (size_t k = 0; k < n; k++) {
         lam_tensor t;
         lam_model_tensor(m, k, &t);
-        size_t i;
-        if (!t.grad || sscanf(t.name, "h.%zu.", &i) != 1 || i >= L) continue;
+        const char *sub;
+        size_t i = train_log_tensor_place(t.name, L, &sub);
+        if (!t.grad || i >= L) continue;
         out[i] += ts[k].grad.l2 * ts[k].grad.l2;
     }
     for (size_t i = 0; i < L; i++) out[i] = sqrt(out[i]);
@@ -207,10 +208,7 @@ int exp_train(exp_ctx *x, exp_run *r) {
             r->val_step[r->nval] = done;
             r->val[r->nval++] = val;
         }
-        fprintf(metrics, "%zu,%.6g,%.6g,%.6g,%.1f,", done, (double)st.loss, (double)st.lr, (double)st.grad_norm,
-                (double)st.tokens / times[step]);
-        if (!isnan(val)) fprintf(metrics, "%.6g", val);
-        fputc('\n', metrics);
+        train_log_metrics(metrics, &st, times[step], val);
         if (exploded) {
             r->diverged = 1;
             break;

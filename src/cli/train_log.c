@@ -44,21 +44,28 @@ static void put_summary(FILE *f, const lam_summary *s) {
     fprintf(f, ",%.6g,%.6g,%.6g,%.6g", s->mean, s->std, s->max_abs, s->l2);
 }
 
-/* Which layer and sublayer a tensor belongs to, from its GPT-2 name. */
-static void place_of(const char *name, size_t layers, char *layer, size_t n, const char **sub) {
+void train_log_metrics(FILE *f, const lam_step_stats *st, double seconds, double val) {
+    fprintf(f, "%zu,%.6g,%.6g,%.6g,%.1f,", st->step + 1, (double)st->loss, (double)st->lr, (double)st->grad_norm,
+            (double)st->tokens / seconds);
+    if (!isnan(val)) fprintf(f, "%.6g", val);
+    fputc('\n', f);
+    fflush(f);
+}
+
+size_t train_log_tensor_place(const char *name, size_t layers, const char **sub) {
     size_t i;
     int used = 0;
     if (sscanf(name, "h.%zu.%n", &i, &used) == 1 && used > 0) {
-        snprintf(layer, n, "%zu", i);
         const char *rest = name + used;
         *sub = !strncmp(rest, "ln_1", 4) || !strncmp(rest, "attn", 4) ? "attn" : "mlp";
-    } else if (!strncmp(name, "ln_f", 4)) {
-        snprintf(layer, n, "%zu", layers);
-        *sub = "head";
-    } else {
-        layer[0] = 0;
-        *sub = "embed";
+        return i;
     }
+    if (!strncmp(name, "ln_f", 4)) {
+        *sub = "head";
+        return layers;
+    }
+    *sub = "embed";
+    return (size_t)-1;
 }
 
 int train_log_stats(FILE *f, unsigned long long step, const lam_model *m, const lam_trainer *tr,
@@ -85,9 +92,10 @@ int train_log_stats(FILE *f, unsigned long long step, const lam_model *m, const 
             lam_tensor t;
             lam_model_tensor(m, i, &t);
             if (!t.grad) continue;
-            char layer[32];
+            char layer[32] = "";
             const char *sub;
-            place_of(t.name, L, layer, sizeof layer, &sub);
+            size_t li = train_log_tensor_place(t.name, L, &sub);
+            if (li != (size_t)-1) snprintf(layer, sizeof layer, "%zu", li);
             fprintf(f, "%llu,%s,%s,%s", step, layer, sub, t.name);
             put_summary(f, &ts[i].grad);
             fprintf(f, ",%.6g\n", ts[i].update_ratio);

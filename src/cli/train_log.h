@@ -28,6 +28,15 @@ extern const char train_log_stats_header[];
  * replaced atomically, then opened to append.  NULL with errno on failure. */
 FILE *train_log_open(const char *dir, const char *name, const char *header, unsigned long long step, int resume);
 
+/* Appends step `st->step + 1`'s metrics row: tokens per second from the
+ * step's seconds; val_loss empty when val is NaN (not measured).  Flushed. */
+void train_log_metrics(FILE *f, const lam_step_stats *st, double seconds, double val);
+
+/* The layer a tensor belongs to, from its GPT-2 name: 0 .. layers−1 for
+ * h.{i}.*, layers for ln_f (the head), (size_t)−1 for the embeddings; *sub
+ * is attn (ln_1, attn.*), mlp (ln_2, mlp.*), head or embed. */
+size_t train_log_tensor_place(const char *name, size_t layers, const char **sub);
+
 /* Appends the stats rows of `step` from the model's last forward and backward
  * and the trainer's last update (tr may be NULL: no parameter rows).  buf
  * holds lam_model_stats_count(m) entries.  0, or 1 with e set or errno. */
