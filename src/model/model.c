@@ -601,34 +601,36 @@ static void summarize_xhat(const lam_model *m, lam_summary *s, const float *x, c
     }
 }
 
+/* One place's activation statistics.  The buffers coincide where the model
+ * shares them (pre-norm: the norm reads the stream; no norm: its output is
+ * its input): those are summarized once. */
+static void sublayer_stats(const lam_model *m, lam_sublayer_stats *s, const float *stream, const float *norm_in,
+                           const float *mean, const float *rstd, const float *norm_out, size_t N) {
+    size_t C = m->c.dim;
+    lam_summarize(&s->stream, stream, NULL, NULL, 0, N, C);
+    if (norm_in == stream) s->norm_in = s->stream;
+    else lam_summarize(&s->norm_in, norm_in, NULL, NULL, 0, N, C);
+    if (norm_out == norm_in) {   /* no norm: xhat, too, is the input */
+        s->xhat = s->norm_out = s->norm_in;
+        return;
+    }
+    summarize_xhat(m, &s->xhat, norm_in, mean, rstd, N);
+    lam_summarize(&s->norm_out, norm_out, NULL, NULL, 0, N, C);
+}
+
 lam_status lam_model_stats(const lam_model *m, lam_sublayer_stats *out, lam_error *e) {
     if (!m->B) return lam_fail(e, LAM_ERR_STATE, "diagnostics need a forward first");
-    size_t N = m->B * m->T, C = m->c.dim, L = m->c.layers;
-    int none = m->c.norm == LAM_NORM_NONE;
+    size_t N = m->B * m->T, L = m->c.layers;
     for (size_t i = 0; i < L; i++) {
         const layer_acts *a = &m->A[i];
-        lam_sublayer_stats *s1 = &out[2 * i], *s2 = &out[2 * i + 1];
-        lam_summarize(&s1->stream, a->in, NULL, NULL, 0, N, C);
-        lam_summarize(&s1->norm_in, a->n1_in, NULL, NULL, 0, N, C);
-        summarize_xhat(m, &s1->xhat, a->n1_in, a->n1_mean, a->n1_rstd, N);
-        lam_summarize(&s1->norm_out, a->n1_out, NULL, NULL, 0, N, C);
-        lam_summarize(&s2->stream, a->mid, NULL, NULL, 0, N, C);
-        lam_summarize(&s2->norm_in, a->n2_in, NULL, NULL, 0, N, C);
-        summarize_xhat(m, &s2->xhat, a->n2_in, a->n2_mean, a->n2_rstd, N);
-        lam_summarize(&s2->norm_out, a->n2_out, NULL, NULL, 0, N, C);
-        s1->stream_grad = m->rec_grad[2 * i];
-        s2->stream_grad = m->rec_grad[2 * i + 1];
+        sublayer_stats(m, &out[2 * i], a->in, a->n1_in, a->n1_mean, a->n1_rstd, a->n1_out, N);
+        sublayer_stats(m, &out[2 * i + 1], a->mid, a->n2_in, a->n2_mean, a->n2_rstd, a->n2_out, N);
+        out[2 * i].stream_grad = m->rec_grad[2 * i];
+        out[2 * i + 1].stream_grad = m->rec_grad[2 * i + 1];
     }
-    lam_sublayer_stats *h = &out[2 * L];
+    /* the head: f_out is the last output itself without a final norm */
     const float *last = L ? m->A[L - 1].out : m->emb;
-    lam_summarize(&h->stream, last, NULL, NULL, 0, N, C);
-    h->norm_in = h->stream;
-    if (m->c.placement == LAM_PLACE_PRE && !none) {
-        summarize_xhat(m, &h->xhat, last, m->f_mean, m->f_rstd, N);
-        lam_summarize(&h->norm_out, m->f_out, NULL, NULL, 0, N, C);
-    } else {
-        h->xhat = h->norm_out = h->stream;
-    }
-    h->stream_grad = m->rec_grad[2 * L];
+    sublayer_stats(m, &out[2 * L], last, last, m->f_mean, m->f_rstd, m->f_out, N);
+    out[2 * L].stream_grad = m->rec_grad[2 * L];
     return LAM_OK;
 }
