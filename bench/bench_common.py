@@ -1,7 +1,9 @@
 """Shared by the comparison scripts: run PyTorch on the same BLAS kernels as lamina."""
+import json
 import os
 import re
 import subprocess
+import sys
 
 
 def blas_env(lamina):
@@ -19,3 +21,38 @@ def blas_env(lamina):
     if core and core != "unknown" and "OPENBLAS_CORETYPE" not in env:
         env["OPENBLAS_CORETYPE"] = core
     return env, env.get("OPENBLAS_CORETYPE", core or "unknown")
+
+
+def torch_worker_runs(script, worker_args, env):
+    """Runs `script --torch-worker WORKER_ARGS` once per OpenMP wait policy
+    (PASSIVE, then the default: the policy is read at start-up, so each runs
+    in its own process) and returns [(policy, the worker's JSON)].  Raises
+    RuntimeError with the worker's stderr if one fails."""
+    out = []
+    for policy in ("PASSIVE", None):
+        e = dict(env)
+        e.pop("OMP_WAIT_POLICY", None)
+        if policy:
+            e["OMP_WAIT_POLICY"] = policy
+        p = subprocess.run([sys.executable, os.path.abspath(script), "--torch-worker"] + worker_args, env=e,
+                           capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"torch worker failed ({policy or 'default'} policy):\n{p.stderr}")
+        out.append((policy or "default", json.loads(p.stdout)))
+    return out
+
+
+def lamina_bench(lamina, args):
+    """The JSON of `lamina bench ARGS --json` under OMP_WAIT_POLICY=PASSIVE.
+    Raises RuntimeError with its stderr if it fails."""
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    p = subprocess.run([lamina, "bench"] + args + ["--json"], capture_output=True, text=True, env=env)
+    if p.returncode:
+        raise RuntimeError(f"{lamina} bench {' '.join(args)} failed:\n{p.stderr}")
+    return json.loads(p.stdout)
+
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])

@@ -64,12 +64,14 @@ const char *lam_status_name(lam_status s);
 void lam_set_num_threads(int n);
 int lam_get_num_threads(void);
 
-/* The micro-kernel family in use: "avx2" (AVX2+FMA, chosen at run time when
- * the CPU has it) or "generic" (portable C).  The environment variable
- * LAMINA_ISA=generic|avx2 picks one at start-up. */
+/* The micro-kernel family in use, the widest the CPU has unless told
+ * otherwise: "avx512" (the AVX2 kernels, with AVX-512 activations — results
+ * bit-identical to "avx2", twice the lanes), "avx2" (AVX2+FMA) or "generic"
+ * (portable C).  The environment variable LAMINA_ISA=generic|avx2|avx512
+ * picks one at start-up (ignored when the CPU lacks it). */
 const char *lam_isa(void);
-/* Selects "generic" or "avx2"; returns 0, or -1 (nothing changed) when the
- * name is unknown or the CPU lacks the instructions. */
+/* Selects "generic", "avx2" or "avx512"; returns 0, or -1 (nothing changed)
+ * when the name is unknown or the CPU lacks the instructions. */
 int lam_set_isa(const char *name);
 
 /* The BLAS behind the GEMMs: its build string and the kernel family it chose

@@ -1,10 +1,12 @@
 /* Internal to the kernel layer: the activation micro-kernels.
  *
- * Two families implement this table: portable C (generic/act_generic.c,
- * which evaluates in double and rounds once) and AVX2/FMA
- * (avx2/act_avx2.c, 8 lanes with masked tails, so an element's arithmetic
- * never depends on where a call's range starts or ends).  lam_act_ukr_get()
- * returns the one selected by lam_use_avx2().  The drivers (activation.c,
+ * Three families implement this table: portable C (generic/act_generic.c,
+ * which evaluates in double and rounds once), AVX2/FMA (avx2/act_avx2.c, 8
+ * lanes) and AVX-512 (avx512/act_avx512.c, 16 lanes).  The two vector
+ * families are one source, act_simd.h, over each ISA's vocabulary, and give
+ * bit-identical results; their tails are masked, so an element's arithmetic
+ * never depends on where a call's range starts or ends.  lam_act_ukr_get()
+ * returns the one selected by lam_use_avx512() / lam_use_avx2().  The drivers (activation.c,
  * ffn.c) own the threading; micro-kernels are sequential.
  *
  * Formulas (each chosen to stay accurate in float32 over the whole range):
@@ -44,6 +46,7 @@ typedef struct lam_act_ukr {
 extern const lam_act_ukr lam_act_ukr_generic;
 #if defined(__x86_64__) || defined(__i386__)
 extern const lam_act_ukr lam_act_ukr_avx2;
+extern const lam_act_ukr lam_act_ukr_avx512;
 #define LAM_ACT_HAVE_AVX2 1
 #endif
 const lam_act_ukr *lam_act_ukr_get(void);

@@ -6,6 +6,7 @@
 
 const lam_act_ukr *lam_act_ukr_get(void) {
 #ifdef LAM_ACT_HAVE_AVX2
+    if (lam_use_avx512()) return &lam_act_ukr_avx512;
     if (lam_use_avx2()) return &lam_act_ukr_avx2;
 #endif
     return &lam_act_ukr_generic;

@@ -5,8 +5,11 @@
 
 #include <stddef.h>
 
-/* 1 when the AVX2+FMA micro-kernels are selected (see lam_isa). */
+/* 1 when the AVX2+FMA micro-kernels are selected (see lam_isa); also true
+ * under "avx512", which adds AVX-512 activation kernels to the AVX2 ones. */
 int lam_use_avx2(void);
+/* 1 when the AVX-512 activation micro-kernels are selected. */
+int lam_use_avx512(void);
 
 /* Below this many floats of work a kernel runs on one thread: a parallel
  * region costs more than it saves. */

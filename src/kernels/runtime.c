@@ -25,7 +25,7 @@ int lam_threads_for(size_t work) {
     return t < 1 ? 1 : t;
 }
 
-/* -1 unknown, 0 generic, 1 avx2 */
+/* -1 unknown, 0 generic, 1 avx2, 2 avx512 (AVX2 kernels + AVX-512 activations) */
 static int isa_choice = -1;
 
 static int cpu_has_avx2(void) {
@@ -37,14 +37,32 @@ static int cpu_has_avx2(void) {
 #endif
 }
 
-static int isa_pick(void) {
-    const char *env = getenv("LAMINA_ISA");
-    int have = cpu_has_avx2();
-    if (env && strcmp(env, "generic") == 0) return 0;
-    return have;
+/* AVX-512 as Skylake-SP and later have it (F, BW, DQ, VL): what OpenBLAS's
+ * SkylakeX kernels and lamina's AVX-512 activations use.  libgcc reports a
+ * feature only when the OS saves its registers (XCR0). */
+static int cpu_has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
 }
 
-int lam_use_avx2(void) {
+static const char *const isa_names[] = {"generic", "avx2", "avx512"};
+
+static int isa_available(int c) { return c == 0 || (c == 1 && cpu_has_avx2()) || (c == 2 && cpu_has_avx512()); }
+
+static int isa_pick(void) {
+    const char *env = getenv("LAMINA_ISA");
+    if (env)
+        for (int c = 0; c < 3; c++)
+            if (strcmp(env, isa_names[c]) == 0 && isa_available(c)) return c;
+    return cpu_has_avx512() ? 2 : cpu_has_avx2() ? 1 : 0;
+}
+
+static int isa_get(void) {
     int c = __atomic_load_n(&isa_choice, __ATOMIC_RELAXED);
     if (c < 0) {
         c = isa_pick();
@@ -53,18 +71,18 @@ int lam_use_avx2(void) {
     return c;
 }
 
-const char *lam_isa(void) { return lam_use_avx2() ? "avx2" : "generic"; }
+int lam_use_avx2(void) { return isa_get() >= 1; }
+int lam_use_avx512(void) { return isa_get() == 2; }
+
+const char *lam_isa(void) { return isa_names[isa_get()]; }
 
 int lam_set_isa(const char *name) {
     if (!name) return -1;
-    if (strcmp(name, "generic") == 0) {
-        __atomic_store_n(&isa_choice, 0, __ATOMIC_RELAXED);
-        return 0;
-    }
-    if (strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
-        __atomic_store_n(&isa_choice, 1, __ATOMIC_RELAXED);
-        return 0;
-    }
+    for (int c = 0; c < 3; c++)
+        if (strcmp(name, isa_names[c]) == 0 && isa_available(c)) {
+            __atomic_store_n(&isa_choice, c, __ATOMIC_RELAXED);
+            return 0;
+        }
     return -1;
 }
 
@@ -77,15 +95,6 @@ char *openblas_get_corename(void) __attribute__((weak));
 const char *lam_blas_config(void) { return openblas_get_config ? openblas_get_config() : "unknown CBLAS"; }
 const char *lam_blas_core(void) { return openblas_get_corename ? openblas_get_corename() : "unknown"; }
 
-static int cpu_has_avx512(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-#else
-    return 0;
-#endif
-}
 
 const char *lam_blas_core_advice(void) {
     if (!openblas_get_corename) return NULL;

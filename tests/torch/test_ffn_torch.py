@@ -124,12 +124,12 @@ def check_ffn(rows, dim, hidden, act, gated, bias):
 
 def main():
     lam_set_num_threads(2)
-    for isa in (b"generic", b"avx2"):
+    for isa in (b"generic", b"avx2", b"avx512"):
         if lam_set_isa(isa) != 0:
             continue
         for act in ACTS:
             check_act(act)
-    lam_set_isa(b"avx2") == 0 or lam_set_isa(b"generic")
+    lam_set_isa(b"avx512") == 0 or lam_set_isa(b"avx2") == 0 or lam_set_isa(b"generic")
     for shape in ((1, 1, 1), (2, 3, 5), (7, 13, 11), (1, 64, 1), (131, 67, 37)):
         for bias in (0, 1):
             check_linear(*shape, bias)
