@@ -6,20 +6,20 @@ nn.LayerNorm and a hand-written RMSNorm (x·rsqrt(mean(x²)+eps)·w; torch 1.13
 has no nn.RMSNorm) at 4096x768 and 16384x1024 with the given thread count,
 once with OMP_WAIT_POLICY=PASSIVE and once with the default policy (each in
 its own process, since the policy is read at start-up), keeps torch's best,
-then runs `lamina bench norm --json` in the same run and prints
-torch_time / lamina_time (best times; > 1 means lamina is faster).
+then runs `lamina bench norm --json` in the same run (the pair --rounds
+times, alternating) and prints torch_time / lamina_time (best times over
+all rounds; > 1 means lamina is faster).
 
-    /usr/bin/python3 bench/torch_norm.py [--threads N] [--reps N] [--lamina PATH] [--json]
+    /usr/bin/python3 bench/torch_norm.py [--threads N] [--reps N] [--rounds N] [--lamina PATH] [--json]
 """
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import blas_env  # noqa: E402
+from bench_common import blas_env, lamina_bench, median, torch_worker_runs  # noqa: E402
 
 SHAPES = [(4096, 768), (16384, 1024)]
 
@@ -64,6 +64,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate torch and lamina this many times (1)")
     ap.add_argument("--lamina", default=os.environ.get("LAMINA_BIN", "build/lamina"))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
@@ -72,46 +73,45 @@ def main():
         torch_worker(a.threads, a.reps)
         return 0
 
-    torch_res = {}
+    if a.rounds < 1 or a.reps < 1:
+        print("torch_norm: --rounds and --reps must be at least 1", file=sys.stderr)
+        return 2
     base_env, core = blas_env(a.lamina)
-    for policy in ("PASSIVE", None):
-        env = dict(base_env)
-        env.pop("OMP_WAIT_POLICY", None)
-        if policy:
-            env["OMP_WAIT_POLICY"] = policy
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-worker", "--threads",
-                            str(a.threads), "--reps", str(a.reps)], env=env, capture_output=True, text=True)
-        if p.returncode:
-            print(f"torch_norm: torch worker failed ({policy or 'default'} policy):\n{p.stderr}", file=sys.stderr)
-            return 1
-        for r in json.loads(p.stdout):
-            key = (r["op"], r["pass"], r["rows"], r["dim"])
-            r["policy"] = policy or "default"
-            if key not in torch_res or r["best_ms"] < torch_res[key]["best_ms"]:
-                torch_res[key] = r
-
-    p = subprocess.run([a.lamina, "bench", "norm", "--json", "--threads", str(a.threads), "--reps", str(a.reps)],
-                       capture_output=True, text=True)
-    if p.returncode:
-        print(f"torch_norm: {a.lamina} bench norm failed:\n{p.stderr}", file=sys.stderr)
+    torch_rounds, lam_rounds = [], []   # per round: {key: torch's better policy}, {key: lamina}
+    try:
+        for _ in range(a.rounds):
+            tr = {}
+            for policy, res in torch_worker_runs(__file__, ["--threads", str(a.threads), "--reps", str(a.reps)],
+                                                 base_env):
+                for r in res:
+                    key = (r["op"], r["pass"], r["rows"], r["dim"])
+                    if key not in tr or r["best_ms"] < tr[key]["best_ms"]:
+                        tr[key] = dict(r, policy=policy)
+            torch_rounds.append(tr)
+            lam = lamina_bench(a.lamina, ["norm", "--threads", str(a.threads), "--reps", str(a.reps)])
+            lam_rounds.append({(r["op"], r["pass"], r["rows"], r["dim"]): r for r in lam["results"]})
+    except RuntimeError as e:
+        print(f"torch_norm: {e}", file=sys.stderr)
         return 1
-    lam = json.loads(p.stdout)
 
     rows_out = []
-    for r in lam["results"]:
-        key = (r["op"], r["pass"], r["rows"], r["dim"])
-        t = torch_res[key]
+    for key, r in lam_rounds[0].items():
+        ts = [tr[key] for tr in torch_rounds]
+        ls = [lr[key] for lr in lam_rounds]
+        t = min(ts, key=lambda x: x["best_ms"])
+        lb = min(ls, key=lambda x: x["best_ms"])
         rows_out.append({"op": r["op"], "pass": r["pass"], "rows": r["rows"], "dim": r["dim"],
-                         "torch_best_ms": t["best_ms"], "torch_median_ms": t["median_ms"],
-                         "torch_policy": t["policy"], "lamina_best_ms": r["best_ms"],
-                         "lamina_median_ms": r["median_ms"], "lamina_ratio_to_copy": r["ratio_to_copy"],
-                         "speedup": t["best_ms"] / r["best_ms"]})
+                         "torch_best_ms": t["best_ms"], "torch_median_ms": median([x["median_ms"] for x in ts]),
+                         "torch_policy": t["policy"], "lamina_best_ms": lb["best_ms"],
+                         "lamina_median_ms": median([x["median_ms"] for x in ls]),
+                         "lamina_ratio_to_copy": lb["ratio_to_copy"], "speedup": t["best_ms"] / lb["best_ms"]})
     if a.json:
         json.dump({"threads": a.threads, "reps": a.reps, "isa": lam["isa"], "results": rows_out}, sys.stdout,
                   indent=1)
         print()
         return 0
-    print(f"threads {a.threads}, reps {a.reps}, lamina isa {lam['isa']}, OpenBLAS core {core}; best (median) ms; "
+    print(f"threads {a.threads}, reps {a.reps}, rounds {a.rounds}, lamina isa {lam['isa']}, OpenBLAS core {core}; "
+          f"best (median) ms; "
           f"speedup = torch best / lamina best")
     print(f"{'op':<10} {'pass':<17} {'shape':>11} {'torch ms':>17} {'policy':>8} {'lamina ms':>17} {'speedup':>8}")
     for r in rows_out:

@@ -6,6 +6,7 @@
 
 int cli_bench(int argc, char **argv);
 int cli_bench_norm(int argc, char **argv);
+int cli_bench_act(int argc, char **argv);
 int cli_bench_ffn(int argc, char **argv);
 int cli_bench_train(int argc, char **argv);
 int cli_inspect(int argc, char **argv);

@@ -25,6 +25,8 @@ expect 2 1 bench norm --threads -3
 expect 2 1 bench norm --reps 99999999999999999999
 expect 2 1 bench norm --bogus
 expect 2 1 bench ffn --threads 1x
+expect 2 1 bench act --n 0
+expect 0 - bench act --help
 "$bin" --version | grep -q '^lamina [0-9]' && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: --version output" >&2; }
 # The BLAS core: a core the user sets is kept; without one, lamina never runs
 # on a kernel family it knows to be wrong for an AVX2 CPU (it re-executes
@@ -36,6 +38,15 @@ check "a user's OPENBLAS_CORETYPE is kept" '[[ $(OPENBLAS_CORETYPE=Prescott core
 if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; then
   check "no SSE-era or misdetected core on an AVX2 CPU" \
     '! env -u OPENBLAS_CORETYPE "$bin" --version | grep -q -i -E "\(core (prescott|core2|nehalem|sandybridge|cooperlake|sapphirerapids)\)"'
+fi
+check "bench act times every activation" \
+  '[[ $("$bin" bench act --n 1000 --reps 1 --json | grep -c "\"act\": \"gelu_tanh\", \"isa\": \"generic\"") -eq 2 ]]'
+check "LAMINA_ISA=generic is honoured" '[[ $(LAMINA_ISA=generic "$bin" --version | head -1) == *"(isa generic)"* ]]'
+if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; then
+  check "LAMINA_ISA=avx2 is honoured" '[[ $(LAMINA_ISA=avx2 "$bin" --version | head -1) == *"(isa avx2)"* ]]'
+fi
+if grep -q -w avx512dq /proc/cpuinfo 2>/dev/null && grep -q -w avx512bw /proc/cpuinfo && grep -q -w avx512vl /proc/cpuinfo; then
+  check "the AVX-512 family is the default where the CPU has it" '[[ $("$bin" --version | head -1) == *"(isa avx512)"* ]]'
 fi
 echo "cli basics: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
