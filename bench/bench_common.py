@@ -42,14 +42,21 @@ def torch_worker_runs(script, worker_args, env):
     return out
 
 
-def lamina_bench(lamina, args):
-    """The JSON of `lamina bench ARGS --json` under OMP_WAIT_POLICY=PASSIVE.
-    Raises RuntimeError with its stderr if it fails."""
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    p = subprocess.run([lamina, "bench"] + args + ["--json"], capture_output=True, text=True, env=env)
-    if p.returncode:
-        raise RuntimeError(f"{lamina} bench {' '.join(args)} failed:\n{p.stderr}")
-    return json.loads(p.stdout)
+def lamina_bench_runs(lamina, args):
+    """`lamina bench ARGS --json` once per OpenMP wait policy, as PyTorch is
+    run (PASSIVE, then the default), and returns [(policy, its JSON)].
+    Raises RuntimeError with its stderr if one fails."""
+    out = []
+    for policy in ("PASSIVE", None):
+        env = dict(os.environ)
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy
+        p = subprocess.run([lamina, "bench"] + args + ["--json"], capture_output=True, text=True, env=env)
+        if p.returncode:
+            raise RuntimeError(f"{lamina} bench {' '.join(args)} failed ({policy or 'default'} policy):\n{p.stderr}")
+        out.append((policy or "default", json.loads(p.stdout)))
+    return out
 
 
 def median(xs):
