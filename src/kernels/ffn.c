@@ -1,18 +1,19 @@
 /* The feed-forward sublayer, dim -> hidden -> dim, plain or gated, with
- * every non-GEMM step fused into one pass over each row block right after
- * the GEMM that produced it.
+ * every non-GEMM step on the hidden activations fused into one pass right
+ * after the GEMM that produced them (rows split between threads).
  *
- * Forward, per block of FFN_BLOCK_ROWS rows (the block's hidden activations
- * stay in cache between the GEMM and the elementwise pass):
+ * Forward:
  *   ungated  h = x·w1ᵀ;  a = act(h + b1), d = act′(h + b1) over h   [fused]
  *   gated    g = x·w1ᵀ, u = x·w3ᵀ;  g += b1, u += b3, m = act(g)·u   [fused]
- * then one GEMM y = a·w2ᵀ (or m·w2ᵀ) over all rows, and y += b2.
- * Block size measured on 4096×768→3072, GELU-tanh, 2 threads (Zen 3): 256,
- * 512, 1024 and 4096 (unblocked) rows all land within the run-to-run noise
- * (±5%) of each other; 512 keeps a block's activations (6 MB) near the cache
- * without making the GEMMs thin (each call re-packs w1).
+ * then y = a·w2ᵀ (or m·w2ᵀ) and y += b2.
+ * No row blocks: the GEMM is OpenBLAS's (no epilogue to fuse into), and a
+ * block big enough to keep its GEMM efficient does not fit in L2 (512 rows
+ * of 3072 hidden floats = 6 MB), so blocking only re-packed w1 per block.
+ * Measured at 4096×768→3072, GELU-tanh, 2 threads, Sapphire Rapids, blocks
+ * of 512, 2048 and 4096 (= none) rows taking turns in one process, best of
+ * 24 rounds, three runs: forward+backward 408–413, 402–407 and 396–406 ms.
  *
- * Backward (dh is the work buffer, written in blocks right after its GEMM):
+ * Backward (dh is the work buffer):
  *   dw2 += dyᵀ·a,  db2 += Σ dy
  *   ungated  dh = (dy·w2) ⊙ d   (d from the forward: no transcendental here)
  *   gated    dm = dy·w2;  du = dm ⊙ act(g),  dg = dm ⊙ u ⊙ act′(g)
@@ -28,8 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FFN_BLOCK_ROWS ((size_t)512)
-
 size_t lam_ffn_cache_floats(const lam_ffn *f, size_t rows) {
     return rows * f->hidden * (f->gated ? 3 : 2);
 }
@@ -38,19 +37,18 @@ size_t lam_ffn_work_floats(const lam_ffn *f, size_t rows) {
     return rows * f->hidden * (f->gated ? 2 : 1);
 }
 
-/* The fused elementwise pass over rows [r0, r1) of the hidden activations,
- * rows split between threads (each row's arithmetic is independent of the
- * split). */
-static void fused_forward(const lam_ffn *f, float *cache, size_t rows, size_t r0, size_t r1) {
+/* The fused elementwise pass over the hidden activations, rows split
+ * between threads (each row's arithmetic is independent of the split). */
+static void fused_forward(const lam_ffn *f, float *cache, size_t rows) {
     const lam_act_ukr *uk = lam_act_ukr_get();
-    size_t H = f->hidden, n = (r1 - r0) * H;
+    size_t H = f->hidden, n = rows * H;
     float *h = cache, *a = cache + rows * H, *m = cache + 2 * rows * H;
     int nt = lam_threads_for(n * 4);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t b, e;
-        lam_split(r1 - r0, 1, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-        for (size_t i = r0 + b; i < r0 + e; i++) {
+        lam_split(rows, 1, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+        for (size_t i = b; i < e; i++) {
             if (f->gated) uk->gated_forward(h + i * H, a + i * H, m + i * H, f->b1, f->b3, H, f->act);
             else uk->bias_act_deriv(h + i * H, a + i * H, f->b1, H, f->act);
         }
@@ -61,29 +59,26 @@ static void fused_forward(const lam_ffn *f, float *cache, size_t rows, size_t r0
 void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, size_t rows) {
     size_t D = f->dim, H = f->hidden;
     float *h = cache, *u = cache + rows * H;   /* gated: g = h, u, m; ungated: act′ over h, a */
-    for (size_t r0 = 0; r0 < rows; r0 += FFN_BLOCK_ROWS) {
-        size_t r1 = r0 + FFN_BLOCK_ROWS < rows ? r0 + FFN_BLOCK_ROWS : rows, nr = r1 - r0;
-        lam_gemm(LAM_NO_TRANS, LAM_TRANS, nr, H, D, 1.0f, x + r0 * D, D, f->w1, D, 0.0f, h + r0 * H, H);
-        if (f->gated) lam_gemm(LAM_NO_TRANS, LAM_TRANS, nr, H, D, 1.0f, x + r0 * D, D, f->w3, D, 0.0f, u + r0 * H, H);
-        fused_forward(f, cache, rows, r0, r1);
-    }
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, H, D, 1.0f, x, D, f->w1, D, 0.0f, h, H);
+    if (f->gated) lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, H, D, 1.0f, x, D, f->w3, D, 0.0f, u, H);
+    fused_forward(f, cache, rows);
     const float *act_out = cache + (f->gated ? 2 : 1) * rows * H;   /* a, or m */
     lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, D, H, 1.0f, act_out, H, f->w2, H, 0.0f, y, D);
     if (f->b2) lam_bias_add(y, f->b2, rows, D);
 }
 
-/* work rows [r0, r1) hold dy·w2; turn them into dh (ungated) or dg, du. */
-static void fused_backward(const lam_ffn *f, const float *cache, float *work, size_t rows, size_t r0, size_t r1) {
+/* work holds dy·w2; turn it into dh (ungated) or dg, du. */
+static void fused_backward(const lam_ffn *f, const float *cache, float *work, size_t rows) {
     const lam_act_ukr *uk = lam_act_ukr_get();
-    size_t H = f->hidden, n = (r1 - r0) * H;
+    size_t H = f->hidden, n = rows * H;
     const float *h = cache, *u = cache + rows * H;
     float *dg = work, *du = work + rows * H;
     int nt = lam_threads_for(n * 4);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t b, e;
-        lam_split(r1 - r0, 1, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-        for (size_t i = r0 + b; i < r0 + e; i++) {
+        lam_split(rows, 1, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+        for (size_t i = b; i < e; i++) {
             if (f->gated) uk->gated_backward(dg + i * H, du + i * H, dg + i * H, h + i * H, u + i * H, H, f->act);
             else {
                 float *dgi = dg + i * H;
@@ -102,12 +97,9 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
     /* y = act_out·w2ᵀ + b2 */
     if (grad->w2) lam_gemm(LAM_TRANS, LAM_NO_TRANS, D, H, rows, 1.0f, dy, D, act_out, H, 1.0f, grad->w2, H);
     if (grad->b2 && f->b2) lam_colsum_add(grad->b2, dy, rows, D, D);
-    /* dact = dy·w2, then through the activation (and the gate), block by block */
-    for (size_t r0 = 0; r0 < rows; r0 += FFN_BLOCK_ROWS) {
-        size_t r1 = r0 + FFN_BLOCK_ROWS < rows ? r0 + FFN_BLOCK_ROWS : rows;
-        lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, r1 - r0, H, D, 1.0f, dy + r0 * D, D, f->w2, H, 0.0f, dg + r0 * H, H);
-        fused_backward(f, cache, work, rows, r0, r1);
-    }
+    /* dact = dy·w2, then through the activation (and the gate) */
+    lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, rows, H, D, 1.0f, dy, D, f->w2, H, 0.0f, dg, H);
+    fused_backward(f, cache, work, rows);
     /* h = x·w1ᵀ + b1 (and u = x·w3ᵀ + b3) */
     if (grad->b1 && f->b1) lam_colsum_add(grad->b1, dg, rows, H, H);
     if (grad->w1) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, dg, H, x, D, 1.0f, grad->w1, D);
