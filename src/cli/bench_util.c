@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "kernels/memory.h"
 #include "lamina.h"
 
 #include <omp.h>
@@ -17,8 +18,8 @@ double bench_now(void) {
 }
 
 void *bench_alloc(size_t bytes) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+    void *p = lam_alloc_floats((bytes + sizeof(float) - 1) / sizeof(float), 0);   /* as the library's own buffers */
+    if (!p) {
         fprintf(stderr, "lamina: out of memory allocating %zu bytes\n", bytes);
         exit(1);
     }

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "kernels/attention.h"
 #include "kernels/embedding.h"
+#include "kernels/memory.h"
 #include "lamina.h"
 #include "model/rng.h"
 
@@ -316,10 +317,10 @@ lam_status lam_model_create(lam_model **out, const lam_model_config *cfg, size_t
     layout(m);   /* fill */
     m->acts_floats = bind_acts(m, NULL);
     m->scratch_floats = bind_scratch(m, NULL);
-    m->params = malloc(m->nparams_all * sizeof(float));
-    m->grads = calloc(m->nparams_all, sizeof(float));
-    m->acts = calloc(m->acts_floats, sizeof(float));
-    m->scratch = calloc(m->scratch_floats, sizeof(float));
+    m->params = lam_alloc_floats(m->nparams_all, 0);
+    m->grads = lam_alloc_floats(m->nparams_all, 1);
+    m->acts = lam_alloc_floats(m->acts_floats, 1);
+    m->scratch = lam_alloc_floats(m->scratch_floats, 1);
     if (!m->params || !m->grads || !m->acts || !m->scratch) goto nomem;
     bind(m, m->params, m->L, &m->lnf, &m->wte, &m->wpe);
     bind(m, m->grads, m->G, &m->glnf, &m->dwte, &m->dwpe);

@@ -1,6 +1,7 @@
 /* One optimizer step: seeded batches, gradient accumulation, global-norm
  * clipping and AdamW (decoupled weight decay, as torch.optim.AdamW). */
 #include "base/error.h"
+#include "kernels/memory.h"
 #include "lamina.h"
 #include "model/rng.h"
 
@@ -52,7 +53,7 @@ lam_status lam_trainer_create(lam_trainer **out, lam_model *m, const lam_train_c
         tr->offset[i] = tr->nfloats;
         if (tt.grad) tr->nfloats += tt.numel;
     }
-    tr->moments = calloc(2 * tr->nfloats + 1, sizeof(float));
+    tr->moments = lam_alloc_floats(2 * tr->nfloats + 1, 1);
     tr->tokens = malloc(micro * ctx), tr->targets = malloc(micro * ctx);
     tr->offsets = malloc(t.batch * sizeof(size_t));
     tr->rank = 0, tr->nranks = 1;
