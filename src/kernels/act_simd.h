@@ -6,12 +6,12 @@
  * families give bit-identical results (tests/c/test_activation.c checks it)
  * and a model trains the same on a CPU with or without AVX-512.
  *
- *   VF, VI            float and int32 vectors of VF_LANES lanes
+ *   VF                a float vector of VF_LANES lanes
  *   VD                a double vector of VF_LANES / 2 lanes
  *   VM, VMD           a lane mask for VF / VD (a vector of all-ones lanes on
  *                     AVX2, a k-register on AVX-512)
- *   F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_FMA(a,b,c)=a·b+c F_FNMA=c−a·b
- *   F_MAX F_MIN (second operand when either is NaN) F_AND F_OR F_XOR
+ *   F_SET1 F_ZERO F_ADD F_MUL F_DIV F_FMA(a,b,c)=a·b+c F_FNMA=c−a·b
+ *   F_MAX F_MIN (second operand when either is NaN) F_OR
  *   F_ANDNOT(a,b)=~a&b F_ROUND (to nearest) F_LT F_GT F_EQ (ordered) -> VM
  *   F_BLEND(m,a,b) (b where m) F_MASKZ(m,a) (a where m, else 0) F_ANY(m)
  *   F_EXP2I(p, n): p·2^n for an integral-valued VF n, in two steps

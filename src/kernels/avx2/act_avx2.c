@@ -4,7 +4,6 @@
 #include <immintrin.h>
 
 #define VF __m256
-#define VI __m256i
 #define VD __m256d
 #define VM __m256
 #define VMD __m256d
@@ -13,16 +12,13 @@
 #define F_SET1 _mm256_set1_ps
 #define F_ZERO _mm256_setzero_ps
 #define F_ADD _mm256_add_ps
-#define F_SUB _mm256_sub_ps
 #define F_MUL _mm256_mul_ps
 #define F_DIV _mm256_div_ps
 #define F_FMA _mm256_fmadd_ps
 #define F_FNMA _mm256_fnmadd_ps
 #define F_MAX _mm256_max_ps
 #define F_MIN _mm256_min_ps
-#define F_AND _mm256_and_ps
 #define F_OR _mm256_or_ps
-#define F_XOR _mm256_xor_ps
 #define F_ANDNOT _mm256_andnot_ps
 #define F_ROUND(a) _mm256_round_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define F_LT(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)

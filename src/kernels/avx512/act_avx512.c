@@ -5,7 +5,6 @@
 #include <immintrin.h>
 
 #define VF __m512
-#define VI __m512i
 #define VD __m512d
 #define VM __mmask16
 #define VMD __mmask8
@@ -14,16 +13,13 @@
 #define F_SET1 _mm512_set1_ps
 #define F_ZERO _mm512_setzero_ps
 #define F_ADD _mm512_add_ps
-#define F_SUB _mm512_sub_ps
 #define F_MUL _mm512_mul_ps
 #define F_DIV _mm512_div_ps
 #define F_FMA _mm512_fmadd_ps
 #define F_FNMA _mm512_fnmadd_ps
 #define F_MAX _mm512_max_ps
 #define F_MIN _mm512_min_ps
-#define F_AND _mm512_and_ps
 #define F_OR _mm512_or_ps
-#define F_XOR _mm512_xor_ps
 #define F_ANDNOT _mm512_andnot_ps
 #define F_ROUND(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define F_LT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
