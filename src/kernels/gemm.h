@@ -14,7 +14,9 @@ typedef enum { LAM_NO_TRANS = 0, LAM_TRANS = 1 } lam_trans;
  * op(A) is (M, K): A is (M, K) with leading dimension lda, or (K, M) if ta;
  * op(B) is (K, N): B is (K, N) with leading dimension ldb, or (N, K) if tb;
  * C is (M, N) with leading dimension ldc.  With beta == 0, C is not read.
- * Sizes beyond the BLAS's int range are split into pieces. */
+ * Sizes beyond the BLAS's int range are split into pieces.  On x86 the
+ * product reads subnormal inputs (A, B, C) as zero and writes subnormal
+ * results as zero (see gemm.c: they cost a microcode assist each). */
 void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
               const float *B, size_t ldb, float beta, float *C, size_t ldc);
 

@@ -4,6 +4,10 @@
 #include "kernels/gemm.h"
 #include "lamina.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 /* y = x·wᵀ + b in double. */
 static void ref_forward(double *y, const float *x, const float *w, const float *b, size_t rows, size_t in,
                         size_t out) {
@@ -186,8 +190,38 @@ static void check_gemm_edges(void) {
     CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "transposed operands");
 }
 
+/* The GEMMs read subnormal operands as zero and write subnormal results as
+ * zero (x86: DAZ and FTZ for the call only; gemm.c), and leave the caller's
+ * floating-point mode as it was. */
+static void check_subnormals(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    const size_t rows = 6, in = 64, out = 5;
+    float x[6 * 64], w[5 * 64], y[6 * 5], y0[6 * 5];
+    for (size_t i = 0; i < rows * in; i++) x[i] = (i / in) % 2 ? 1e-39f : 0.25f * (float)(i % 7);   /* odd rows subnormal */
+    for (size_t i = 0; i < out * in; i++) w[i] = 1.0f;
+    unsigned int csr = _mm_getcsr();
+    lam_linear_forward(y, x, w, NULL, rows, in, out);
+    CHECK(_mm_getcsr() == csr, "lam_linear_forward changed MXCSR: %#x -> %#x", csr, _mm_getcsr());
+    for (size_t i = 0; i < rows * in; i++)
+        if ((i / in) % 2) x[i] = 0.0f;
+    lam_linear_forward(y0, x, w, NULL, rows, in, out);
+    CHECK(same_bits(y, y0, rows * out), "subnormal inputs must read as zero (row sum %g)", (double)y[out]);
+    float a = 1e-20f, b = 1e-20f, c = -1.0f;   /* exact product 1e-40: subnormal */
+    lam_linear_forward(&c, &a, &b, NULL, 1, 1, 1);
+    CHECK(c == 0.0f, "a subnormal result must be written as zero, got %g", (double)c);
+    /* the caller's arithmetic keeps its subnormals (compared as bits: under
+     * DAZ a comparison would read the subnormal constant as zero, too) */
+    volatile float tiny = 1e-39f, two = 2.0f;
+    float r = tiny * two;
+    unsigned int rbits;
+    memcpy(&rbits, &r, sizeof rbits);
+    CHECK(rbits != 0, "MXCSR leaked: subnormal arithmetic outside the GEMM flushed to zero");
+#endif
+}
+
 int main(void) {
     lam_set_num_threads(2);
+    check_subnormals();
     static const size_t shapes[][3] = {{1, 1, 1}, {2, 3, 5}, {7, 13, 11}, {37, 1, 29}, {1, 64, 1},
                                        {5, 17, 1}, {127, 33, 65}, {256, 768, 96}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
