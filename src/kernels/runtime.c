@@ -95,7 +95,6 @@ char *openblas_get_corename(void) __attribute__((weak));
 const char *lam_blas_config(void) { return openblas_get_config ? openblas_get_config() : "unknown CBLAS"; }
 const char *lam_blas_core(void) { return openblas_get_corename ? openblas_get_corename() : "unknown"; }
 
-
 const char *lam_blas_core_advice(void) {
     if (!openblas_get_corename) return NULL;
     const char *core = openblas_get_corename();
