@@ -17,18 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* best and median of t[0..n) (sorts t) */
-static void best_median(double *t, int n, double *best, double *med) {
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    *best = t[0];
-    *med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 int cli_bench_act(int argc, char **argv) {
     static const char *const isas[] = {"generic", "avx2", "avx512"};
     static const char *const acts[] = {"relu", "gelu", "gelu_tanh", "silu"};
@@ -89,7 +77,10 @@ int cli_bench_act(int argc, char **argv) {
     double best[4][3][2] = {{{0}}}, med[4][3][2] = {{{0}}};
     for (int a = 0; a < 4; a++)
         for (int k = 0; k < 3; k++)
-            for (int p = 0; p < 2 && have[k]; p++) best_median(&T(a, k, p, 0), R, &best[a][k][p], &med[a][k][p]);
+            for (int p = 0; p < 2 && have[k]; p++) {
+                med[a][k][p] = bench_median(&T(a, k, p, 0), (size_t)R);
+                best[a][k][p] = T(a, k, p, 0);
+            }
 #undef T
     if (json) {
         printf("{\"bench\": \"act\", \"threads\": %lld, \"reps\": %d, \"n\": %zu, \"isa\": \"%s\", "

@@ -16,16 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 static void fill(float *p, size_t n, float scale, unsigned seed) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -111,8 +101,9 @@ int cli_bench_ffn(int argc, char **argv) {
     }
     double flop_gemm = 2.0 * (double)R * (double)D * (double)H;
     double nf = gated ? 3 : 2, nb = gated ? 9 : 6;
-    double mf = median(tf, n), mb = median(tb, n), mgf = median(gf, n), mgt = median(gt, n);
-    double bf = tf[0], bb = tb[0], bgf = gf[0], bgt = gt[0];   /* sorted by median() */
+    size_t nr = (size_t)n;
+    double mf = bench_median(tf, nr), mb = bench_median(tb, nr), mgf = bench_median(gf, nr), mgt = bench_median(gt, nr);
+    double bf = tf[0], bb = tb[0], bgf = gf[0], bgt = gt[0];   /* sorted by bench_median() */
     const char *an = acts[act];
     if (json) {
         printf("{\"bench\": \"ffn\", \"threads\": %lld, \"reps\": %d, \"isa\": \"%s\", \"rows\": %zu, \"dim\": %zu, "

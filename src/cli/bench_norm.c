@@ -17,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     const char *op, *pass;
     size_t rows, dim;
@@ -76,13 +71,13 @@ int cli_bench_norm(int argc, char **argv) {
                     double dt = bench_now() - t0;
                     if (r >= 0) times[r] = dt;
                 }
-                qsort(times, (size_t)reps, sizeof(double), cmp_double);
+                double median = bench_median(times, (size_t)reps);
                 bench_row *o = &res[nres++];
                 o->op = op ? "rmsnorm" : "layernorm";
                 o->pass = pass ? "forward+backward" : "forward";
                 o->rows = rows, o->dim = dim;
                 o->best = times[0];
-                o->median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+                o->median = median;
                 o->bytes = (pass ? 5.0 : 2.0) * 4.0 * (double)n;
                 o->copy_bw = copy_bw;
             }

@@ -26,6 +26,18 @@ void *bench_alloc(size_t bytes) {
     return p;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void bench_sort(double *t, size_t n) { qsort(t, n, sizeof(double), cmp_double); }
+
+double bench_median(double *t, size_t n) {
+    bench_sort(t, n);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 void bench_touch(float *p, size_t n, float value) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) p[i] = value;

@@ -34,6 +34,11 @@ double bench_now(void);                         /* monotonic seconds */
 /* memcpy bandwidth in bytes/s (read + write counted) over `bytes`-sized
  * buffers with the current thread count; best of `reps`. */
 double bench_copy_bandwidth(size_t bytes, int reps);
+/* Sorts t[0..n) ascending (t[0] is then the best time). */
+void bench_sort(double *t, size_t n);
+/* Sorts t[0..n) ascending and returns its median (the mean of the middle
+ * two when n is even); n >= 1. */
+double bench_median(double *t, size_t n);
 /* Touches every page so first-touch costs stay out of the timings. */
 void bench_touch(float *p, size_t n, float value);
 void *bench_alloc(size_t bytes);                /* 64-byte aligned; exits with a message on failure */

@@ -88,11 +88,6 @@ void exp_run_free(exp_run *r) {
     r->stats = NULL, r->layer_grad = NULL;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Each layer's parameter-gradient norm from the trainer's per-tensor stats. */
 static void layer_grads(const lam_model *m, const lam_tensor_stats *ts, double *out, size_t L) {
     for (size_t i = 0; i < L; i++) out[i] = 0;
@@ -225,7 +220,7 @@ int exp_train(exp_ctx *x, exp_run *r) {
     }
     if (stats) fclose(stats);
     if (r->steps_done) {
-        qsort(times, r->steps_done, sizeof(double), cmp_double);
+        bench_sort(times, r->steps_done);
         r->ms_per_step = 1e3 * times[r->steps_done / 2];
     }
     free(times);
