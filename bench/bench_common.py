@@ -59,6 +59,19 @@ def lamina_bench_runs(lamina, args):
     return out
 
 
+def better_policy(runs, items, key, score):
+    """From one side's [(policy, output)] runs: for each key(r) over the
+    results r in items(output), the r with the lowest score(r) (the first on
+    a tie), tagged with its policy.  Returns {key: result}."""
+    best = {}
+    for policy, out in runs:
+        for r in items(out):
+            k = key(r)
+            if k not in best or score(r) < score(best[k]):
+                best[k] = dict(r, policy=policy)
+    return best
+
+
 def median(xs):
     s = sorted(xs)
     n = len(s)

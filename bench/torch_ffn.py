@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import blas_env, lamina_bench_runs, median, torch_worker_runs  # noqa: E402
+from bench_common import better_policy, blas_env, lamina_bench_runs, median, torch_worker_runs  # noqa: E402
 
 ROWS, DIM, HIDDEN = 4096, 768, 3072
 
@@ -71,23 +71,17 @@ def main():
     rounds = []   # per round: {pass: {"torch": best-policy result, "lamina": lamina's result}}
     try:
         for _ in range(a.rounds):
-            rnd = {}
-            for policy, res in torch_worker_runs(__file__, ["--threads", str(a.threads), "--reps", str(a.reps)],
-                                                 base_env):
-                for r in res:
-                    t = rnd.setdefault(r["pass"], {}).get("torch")
-                    if t is None or r["median_ms"] < t["median_ms"]:
-                        rnd[r["pass"]]["torch"] = dict(r, policy=policy)
-            for policy, lam in lamina_bench_runs(a.lamina, ["ffn", "--threads", str(a.threads), "--reps",
-                                                             str(a.reps)]):
-                for r in lam["results"]:
-                    l_ = rnd[r["pass"]].get("lamina")
-                    if l_ is None or r["ffn_median_ms"] < l_["ffn_median_ms"]:
-                        rnd[r["pass"]]["lamina"] = dict(r, policy=policy)
-            rounds.append(rnd)
+            t = better_policy(torch_worker_runs(__file__, ["--threads", str(a.threads), "--reps", str(a.reps)],
+                                                base_env),
+                              lambda out: out, lambda r: r["pass"], lambda r: r["median_ms"])
+            lm = better_policy(lamina_bench_runs(a.lamina, ["ffn", "--threads", str(a.threads), "--reps",
+                                                            str(a.reps)]),
+                               lambda out: [dict(r, isa=out["isa"]) for r in out["results"]], lambda r: r["pass"], lambda r: r["ffn_median_ms"])
+            rounds.append({p: {"torch": t[p], "lamina": lm[p]} for p in t})
     except RuntimeError as e:
         print(f"torch_ffn: {e}", file=sys.stderr)
         return 1
+    isa = next(iter(rounds[0].values()))["lamina"]["isa"]
     rows_out = []
     for pass_ in rounds[0]:
         rs = [rnd[pass_] for rnd in rounds]
@@ -106,11 +100,11 @@ def main():
                          "speedup_rounds": per_round})
     if a.json:
         json.dump({"threads": a.threads, "reps": a.reps, "rounds": a.rounds, "blas_core": core,
-                   "isa": lam["isa"], "results": rows_out}, sys.stdout, indent=1)
+                   "isa": isa, "results": rows_out}, sys.stdout, indent=1)
         print()
         return 0
     print(f"FFN {ROWS} rows, {DIM}->{HIDDEN}->{DIM}, GELU-tanh; threads {a.threads}; {a.rounds} rounds alternating "
-          f"torch and lamina, {a.reps} reps each; lamina isa {lam['isa']}, OpenBLAS core {core} for both")
+          f"torch and lamina, {a.reps} reps each; lamina isa {isa}, OpenBLAS core {core} for both")
     print("ms: best over all rounds (median of the rounds' medians); lam/GEMMs: lamina over its bare GEMMs, "
           "best / best (median of the rounds' ratios)")
     print(f"{'pass':<17} {'torch ms':>15} {'lamina ms':>15} {'bare GEMMs':>10} {'lam/GEMMs':>14} "

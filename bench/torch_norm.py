@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import blas_env, lamina_bench_runs, median, torch_worker_runs  # noqa: E402
+from bench_common import better_policy, blas_env, lamina_bench_runs, median, torch_worker_runs  # noqa: E402
 
 SHAPES = [(4096, 768), (16384, 1024)]
 
@@ -60,6 +60,10 @@ def torch_worker(threads, reps):
     json.dump(out, sys.stdout)
 
 
+def shape_key(r):
+    return (r["op"], r["pass"], r["rows"], r["dim"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -80,26 +84,17 @@ def main():
     torch_rounds, lam_rounds = [], []   # per round: {key: torch's better policy}, {key: lamina}
     try:
         for _ in range(a.rounds):
-            tr = {}
-            for policy, res in torch_worker_runs(__file__, ["--threads", str(a.threads), "--reps", str(a.reps)],
-                                                 base_env):
-                for r in res:
-                    key = (r["op"], r["pass"], r["rows"], r["dim"])
-                    if key not in tr or r["best_ms"] < tr[key]["best_ms"]:
-                        tr[key] = dict(r, policy=policy)
-            torch_rounds.append(tr)
-            lr = {}
-            for policy, lam in lamina_bench_runs(a.lamina, ["norm", "--threads", str(a.threads), "--reps",
-                                                             str(a.reps)]):
-                for r in lam["results"]:
-                    key = (r["op"], r["pass"], r["rows"], r["dim"])
-                    if key not in lr or r["best_ms"] < lr[key]["best_ms"]:
-                        lr[key] = dict(r, policy=policy)
-            lam_rounds.append(lr)
+            torch_rounds.append(better_policy(
+                torch_worker_runs(__file__, ["--threads", str(a.threads), "--reps", str(a.reps)], base_env),
+                lambda out: out, shape_key, lambda r: r["best_ms"]))
+            lam_rounds.append(better_policy(
+                lamina_bench_runs(a.lamina, ["norm", "--threads", str(a.threads), "--reps", str(a.reps)]),
+                lambda out: [dict(r, isa=out["isa"]) for r in out["results"]], shape_key, lambda r: r["best_ms"]))
     except RuntimeError as e:
         print(f"torch_norm: {e}", file=sys.stderr)
         return 1
 
+    isa = next(iter(lam_rounds[0].values()))["isa"]
     rows_out = []
     for key, r in lam_rounds[0].items():
         ts = [tr[key] for tr in torch_rounds]
@@ -112,11 +107,11 @@ def main():
                          "lamina_median_ms": median([x["median_ms"] for x in ls]),
                          "lamina_ratio_to_copy": lb["ratio_to_copy"], "speedup": t["best_ms"] / lb["best_ms"]})
     if a.json:
-        json.dump({"threads": a.threads, "reps": a.reps, "isa": lam["isa"], "results": rows_out}, sys.stdout,
+        json.dump({"threads": a.threads, "reps": a.reps, "isa": isa, "results": rows_out}, sys.stdout,
                   indent=1)
         print()
         return 0
-    print(f"threads {a.threads}, reps {a.reps}, rounds {a.rounds}, lamina isa {lam['isa']}, OpenBLAS core {core}; "
+    print(f"threads {a.threads}, reps {a.reps}, rounds {a.rounds}, lamina isa {isa}, OpenBLAS core {core}; "
           f"best (median) ms; "
           f"speedup = torch best / lamina best")
     print(f"{'op':<10} {'pass':<17} {'shape':>11} {'torch ms':>17} {'policy':>8} {'lamina ms':>17} {'speedup':>8}")

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import blas_env, lamina_bench_runs, median, torch_worker_runs  # noqa: E402
+from bench_common import better_policy, blas_env, lamina_bench_runs, median, torch_worker_runs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG = {"layers": 4, "heads": 4, "dim": 256, "ctx": 128, "norm": "layernorm", "placement": "pre", "act": "gelu_tanh"}
@@ -75,16 +75,11 @@ def main():
     rounds = []   # per round: (torch's better policy, lamina)
     try:
         for _ in range(a.rounds):
-            best = None
-            for policy, r in torch_worker_runs(__file__, ["--threads", str(a.threads), "--steps", str(a.steps)],
-                                               base_env):
-                if best is None or r["tokens_per_s"] > best["tokens_per_s"]:
-                    best = dict(r, policy=policy)
-            lam = None
-            for policy, r in lamina_bench_runs(a.lamina, ["train", "--threads", str(a.threads), "--steps",
-                                                          str(a.steps)]):
-                if lam is None or r["tokens_per_s"] > lam["tokens_per_s"]:
-                    lam = dict(r, policy=policy)
+            one = (lambda out: [out], lambda r: 0, lambda r: -r["tokens_per_s"])
+            best = better_policy(torch_worker_runs(__file__, ["--threads", str(a.threads), "--steps",
+                                                              str(a.steps)], base_env), *one)[0]
+            lam = better_policy(lamina_bench_runs(a.lamina, ["train", "--threads", str(a.threads), "--steps",
+                                                             str(a.steps)]), *one)[0]
             rounds.append((best, lam))
     except RuntimeError as e:
         print(f"torch_train: {e}", file=sys.stderr)
