@@ -71,6 +71,16 @@ static int init_grads(exp_ctx *x, const lam_model_config *mc0, const lam_train_c
     return 0;
 }
 
+
+/* gnuplot: the eight (placement, learning rate, warmup) curves of DATA's
+ * blocks, in the order the runs are written, and the unigram baseline.
+ * Format arguments: lrs[0], lrs[1] (%g), warm[0], warm[1] (%zu), unigram (%.4f). */
+#define PLACEMENT_CURVES(data, point_style)                                                                     \
+    "names = 'pre pre pre pre post post post post'\nlrs = '%g %g'\nwarm = '%zu %zu'\n"                          \
+    "plot for [k=0:7] '" data "' index k using 1:2 with linespoints lw 2 pt 7-2*((k/2)%%2) " point_style         \
+    "lc (k < 4 ? 1 : 2) dt 2-k%%2 "                                                                             \
+    "title sprintf('%%s, lr %%s, warmup %%s', word(names, k+1), word(lrs, (k/2)%%2+1), word(warm, k%%2+1)), \\\n" \
+    "     %.4f with lines dt 3 lc rgb '#888888' title 'unigram baseline'\n"
 int exp_suite_placement(exp_ctx *x) {
     size_t depths[ND] = {2, 6, 12};
     float lrs[NLR] = {1e-3f, 3e-3f};
@@ -158,11 +168,7 @@ int exp_suite_placement(exp_ctx *x) {
                  "set title 'Final validation loss against depth (missing points diverged)'\n"
                  "set xlabel 'layers'\nset ylabel 'validation loss (nats per byte)'\nset xtics (%zu, %zu, %zu)\n"
                  "set offsets 0.5, 0.5, 0, 0\n"
-                 "names = 'pre pre pre pre post post post post'\nlrs = '%g %g'\nwarm = '%zu %zu'\n"
-                 "plot for [k=0:7] 'final_val.dat' index k using 1:2 with linespoints lw 2 pt 7-2*((k/2)%%2) "
-                 "lc (k < 4 ? 1 : 2) dt 2-k%%2 "
-                 "title sprintf('%%s, lr %%s, warmup %%s', word(names, k+1), word(lrs, (k/2)%%2+1), word(warm, k%%2+1)), \\\n"
-                 "     %.4f with lines dt 3 lc rgb '#888888' title 'unigram baseline'\n",
+                 PLACEMENT_CURVES("final_val.dat", ""),
                  depths[0], depths[1], depths[2], (double)lrs[0], (double)lrs[1], warm[0], warm[1], x->unigram))
         goto fail;
     exp_say(x, "\n![final validation loss against depth](final_val.svg)\n\n");
@@ -180,11 +186,7 @@ int exp_suite_placement(exp_ctx *x) {
     if (exp_plot(x, "deep_val",
                  "set title 'Validation loss during training, %zu layers'\nset xlabel 'step'\n"
                  "set ylabel 'validation loss (nats per byte)'\n"
-                 "names = 'pre pre pre pre post post post post'\nlrs = '%g %g'\nwarm = '%zu %zu'\n"
-                 "plot for [k=0:7] 'deep_val.dat' index k using 1:2 with linespoints lw 2 pt 7-2*((k/2)%%2) ps 0.6 "
-                 "lc (k < 4 ? 1 : 2) dt 2-k%%2 "
-                 "title sprintf('%%s, lr %%s, warmup %%s', word(names, k+1), word(lrs, (k/2)%%2+1), word(warm, k%%2+1)), \\\n"
-                 "     %.4f with lines dt 3 lc rgb '#888888' title 'unigram baseline'\n",
+                 PLACEMENT_CURVES("deep_val.dat", "ps 0.6 "),
                  depths[ND - 1], (double)lrs[0], (double)lrs[1], warm[0], warm[1], x->unigram))
         goto fail;
     exp_say(x, "![validation loss of the deepest stacks](deep_val.svg)\n\n");
