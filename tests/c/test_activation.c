@@ -218,9 +218,10 @@ static void check_families_agree(void) {
     for (int act = 0; act < 4; act++)
         for (int gated = 0; gated < 2; gated++) {
             float *res[2];
-            size_t wl = H * D, total = R * D + R * D + 3 * (wl + H) + D;   /* y, dx, grads of w1 b1 w3 b3 w2 b2 */
-            float *p = check_alloc((3 * wl + 2 * H + D) * 4), *cache = check_alloc(3 * R * H * 4);
-            check_fill_normal(p, 3 * wl + 2 * H + D, 0, 0.4, 11);
+            size_t wl = H * D, np = 3 * wl + 2 * H + D;   /* w1 b1 w3 b3 w2 b2 */
+            size_t total = R * D + R * D + np;             /* y, dx, the gradients */
+            float *p = check_alloc(np * 4), *cache = check_alloc(3 * R * H * 4);
+            check_fill_normal(p, np, 0, 0.4, 11);
             lam_ffn f = {D, H, (lam_act)act, gated, p, p + wl, gated ? p + wl + H : NULL, gated ? p + 2 * wl + H : NULL,
                          p + 2 * wl + 2 * H, p + 3 * wl + 2 * H};
             for (int k = 0; k < 2; k++) {
