@@ -10,7 +10,7 @@
  *   VD                a double vector of VF_LANES / 2 lanes
  *   VM, VMD           a lane mask for VF / VD (a vector of all-ones lanes on
  *                     AVX2, a k-register on AVX-512)
- *   F_SET1 F_ZERO F_ADD F_MUL F_DIV F_FMA(a,b,c)=a·b+c F_FNMA=c−a·b
+ *   F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_FMA(a,b,c)=a·b+c F_FNMA=c−a·b
  *   F_MAX F_MIN (second operand when either is NaN) F_OR
  *   F_ANDNOT(a,b)=~a&b F_ROUND (to nearest) F_LT F_GT F_EQ (ordered) -> VM
  *   F_BLEND(m,a,b) (b where m) F_MASKZ(m,a) (a where m, else 0) F_ANY(m)
@@ -232,4 +232,9 @@ static void gated_bwd(float *dg, float *du, const float *dm, const float *g, con
     })
 }
 
-const lam_act_ukr ACT_UKR_NAME = {fwd, bwd, bias_act_deriv, gated_fwd, gated_bwd};
+static void exp_shift(float *y, const float *x, float shift, size_t n) {
+    const VF s = F_SET1(shift);
+    FORV(n, { ST(y, exp_v(F_SUB(LD(x), s), F_ZERO())); })
+}
+
+const lam_act_ukr ACT_UKR_NAME = {fwd, bwd, bias_act_deriv, gated_fwd, gated_bwd, exp_shift};

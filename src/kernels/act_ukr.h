@@ -7,7 +7,7 @@
  * bit-identical results; their tails are masked, so an element's arithmetic
  * never depends on where a call's range starts or ends.  lam_act_ukr_get()
  * returns the one selected by lam_use_avx512() / lam_use_avx2().  The drivers (activation.c,
- * ffn.c) own the threading; micro-kernels are sequential.
+ * ffn.c, attention.c) own the threading; micro-kernels are sequential.
  *
  * Formulas (each chosen to stay accurate in float32 over the whole range):
  *   RELU       x > 0 ? x : 0 (NaN stays NaN);  derivative (x > 0), 0 at 0
@@ -41,6 +41,9 @@ typedef struct lam_act_ukr {
      * du = dm·act(g), dg = dm·u·act′(g).  dg may alias dm (du may not). */
     void (*gated_backward)(float *dg, float *du, const float *dm, const float *g, const float *u, size_t n,
                            lam_act act);
+    /* y, x are (n): y = exp(x − shift), the softmax's exponential (the
+     * vector families share it with σ).  y may alias x. */
+    void (*exp_shift)(float *y, const float *x, float shift, size_t n);
 } lam_act_ukr;
 
 extern const lam_act_ukr lam_act_ukr_generic;

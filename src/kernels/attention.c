@@ -1,40 +1,86 @@
 /* Causal multi-head self-attention, one (sequence, head) pair per task: the
  * products go through lam_gemm (single-threaded inside the parallel loop),
  * each pair's outputs belong to it alone, so the result does not depend on
- * the thread count. */
+ * the thread count.
+ *
+ * Causal blocks: the T query rows are taken in blocks of QBLOCK, and block
+ * [r0, r1) multiplies only against keys 0 .. r1−1 — the scores above the
+ * diagonal block are never formed, read or differentiated.  At T = 128 and
+ * QBLOCK 64 that is 3/4 of the full products' arithmetic.  The blocking is
+ * fixed, so it changes no result with the thread count. */
+#include "kernels/act_ukr.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 
 #include <math.h>
 
-/* One row of scores s[0..t] → probabilities in place; s[t+1..T) = 0. */
-static void causal_softmax_row(float *s, size_t t, size_t T) {
-    float mx = s[0];
-    for (size_t j = 1; j <= t; j++)
-        if (s[j] > mx || s[j] != s[j]) mx = s[j];
-    double sum = 0;
-    for (size_t j = 0; j <= t; j++) {
-        s[j] = expf(s[j] - mx);
-        sum += s[j];
-    }
-    float inv = (float)(1.0 / sum);
-    for (size_t j = 0; j <= t; j++) s[j] *= inv;
-    for (size_t j = t + 1; j < T; j++) s[j] = 0.0f;
+#ifndef QBLOCK
+#define QBLOCK ((size_t)64)
+#endif
+
+/* Sums in a fixed order whatever the compiler makes of the loops: element j
+ * goes to partial j mod 16, the 16 partials are added pairwise. */
+#define PARTIALS 16
+
+static double sum_partials(const double *p) {
+    double s[PARTIALS];
+    for (int l = 0; l < PARTIALS; l++) s[l] = p[l];
+    for (int w = PARTIALS / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) s[l] += s[l + w];
+    return s[0];
+}
+
+/* The largest of x[0..n) (n ≥ 1); NaNs are skipped here and propagate
+ * through the exponential instead. */
+static float row_max(const float *x, size_t n) {
+    float m[PARTIALS];
+    for (int l = 0; l < PARTIALS; l++) m[l] = -INFINITY;
+    size_t j = 0;
+    for (; j + PARTIALS <= n; j += PARTIALS)
+        for (int l = 0; l < PARTIALS; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+    for (; j < n; j++) m[j % PARTIALS] = x[j] > m[j % PARTIALS] ? x[j] : m[j % PARTIALS];
+    float mx = m[0];
+    for (int l = 1; l < PARTIALS; l++) mx = m[l] > mx ? m[l] : mx;
+    return mx;
+}
+
+/* Σ x[j]·y[j] over n, products and sums in double (y NULL: Σ x[j]). */
+static double row_dot(const float *x, const float *y, size_t n) {
+    double p[PARTIALS] = {0};
+    size_t j = 0;
+    for (; j + PARTIALS <= n; j += PARTIALS)
+        for (int l = 0; l < PARTIALS; l++) p[l] += (double)x[j + l] * (y ? (double)y[j + l] : 1.0);
+    for (; j < n; j++) p[j % PARTIALS] += (double)x[j] * (y ? (double)y[j] : 1.0);
+    return sum_partials(p);
+}
+
+/* One row of scores s[0..t] → probabilities in place; s[t+1..end) = 0.
+ * A NaN or +inf score makes the row NaN (through exp and the sum). */
+static void causal_softmax_row(const lam_act_ukr *uk, float *s, size_t t, size_t end) {
+    size_t n = t + 1;
+    uk->exp_shift(s, s, row_max(s, n), n);
+    float inv = (float)(1.0 / row_dot(s, NULL, n));
+    for (size_t j = 0; j < n; j++) s[j] *= inv;
+    for (size_t j = n; j < end; j++) s[j] = 0.0f;
 }
 
 void lam_attention_forward(float *out, float *att, const float *qkv, size_t B, size_t T, size_t C, size_t H) {
+    const lam_act_ukr *uk = lam_act_ukr_get();
     size_t hs = C / H, C3 = 3 * C;
     float scale = (float)(1.0 / sqrt((double)hs));
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t bh = 0; bh < B * H; bh++) {
         size_t b = bh / H, h = bh % H;
         const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *a = att + bh * T * T;
-        /* a = scale·q·kᵀ  (T, T); only the causal part is used */
-        lam_gemm(LAM_NO_TRANS, LAM_TRANS, T, T, hs, scale, q, C3, k, C3, 0.0f, a, T);
-        for (size_t t = 0; t < T; t++) causal_softmax_row(a + t * T, t, T);
-        /* out_h = a·v  (T, hs) */
-        lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, T, hs, T, 1.0f, a, T, v, C3, 0.0f, out + b * T * C + h * hs, C);
+        float *a = att + bh * T * T, *o = out + b * T * C + h * hs;
+        for (size_t r0 = 0; r0 < T; r0 += QBLOCK) {
+            size_t r1 = T - r0 < QBLOCK ? T : r0 + QBLOCK, m = r1 - r0;
+            /* a[r0:r1, 0:r1] = scale·q[r0:r1]·k[0:r1]ᵀ */
+            lam_gemm(LAM_NO_TRANS, LAM_TRANS, m, r1, hs, scale, q + r0 * C3, C3, k, C3, 0.0f, a + r0 * T, T);
+            for (size_t t = r0; t < r1; t++) causal_softmax_row(uk, a + t * T, t, T);
+            /* o[r0:r1] = a[r0:r1, 0:r1]·v[0:r1] */
+            lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, m, hs, r1, 1.0f, a + r0 * T, T, v, C3, 0.0f, o + r0 * C, C);
+        }
     }
 }
 
@@ -50,21 +96,29 @@ void lam_attention_backward(float *dqkv, float *work, const float *dout, const f
         const float *a = att + bh * T * T, *dout_h = dout + b * T * C + h * hs;
         float *dq = dqkv + b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
         float *da = work + bh * T * T;
-        /* o = a·v:  da = do·vᵀ,  dv = aᵀ·do */
-        lam_gemm(LAM_NO_TRANS, LAM_TRANS, T, T, hs, 1.0f, dout_h, C, v, C3, 0.0f, da, T);
-        lam_gemm(LAM_TRANS, LAM_NO_TRANS, T, hs, T, 1.0f, a, T, dout_h, C, 0.0f, dv, C3);
-        /* a = softmax(s):  ds = a ⊙ (da − Σ_j da·a)  (row by row, causal part) */
-        for (size_t t = 0; t < T; t++) {
-            float *dr = da + t * T;
-            const float *ar = a + t * T;
-            double dot = 0;
-            for (size_t j = 0; j <= t; j++) dot += (double)dr[j] * ar[j];
-            float d = (float)dot;
-            for (size_t j = 0; j <= t; j++) dr[j] = ar[j] * (dr[j] - d);
-            for (size_t j = t + 1; j < T; j++) dr[j] = 0.0f;
+        for (size_t r0 = 0; r0 < T; r0 += QBLOCK) {
+            size_t r1 = T - r0 < QBLOCK ? T : r0 + QBLOCK, m = r1 - r0;
+            /* o[r0:r1] = a[r0:r1, 0:r1]·v[0:r1]:  da[r0:r1, 0:r1] = do[r0:r1]·v[0:r1]ᵀ */
+            lam_gemm(LAM_NO_TRANS, LAM_TRANS, m, r1, hs, 1.0f, dout_h + r0 * C, C, v, C3, 0.0f, da + r0 * T, T);
+            /* a = softmax(s):  ds = a ⊙ (da − Σ_j da·a)  (row by row, causal part; zero to r1) */
+            for (size_t t = r0; t < r1; t++) {
+                float *dr = da + t * T;
+                const float *ar = a + t * T;
+                float d = (float)row_dot(dr, ar, t + 1);
+                for (size_t j = 0; j <= t; j++) dr[j] = ar[j] * (dr[j] - d);
+                for (size_t j = t + 1; j < r1; j++) dr[j] = 0.0f;
+            }
+            /* s = scale·q·kᵀ:  dq[r0:r1] = scale·ds[r0:r1, 0:r1]·k[0:r1] */
+            lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, m, hs, r1, scale, da + r0 * T, T, k, C3, 0.0f, dq + r0 * C3, C3);
         }
-        /* s = scale·q·kᵀ:  dq = scale·ds·k,  dk = scale·dsᵀ·q */
-        lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, T, hs, T, scale, da, T, k, C3, 0.0f, dq, C3);
-        lam_gemm(LAM_TRANS, LAM_NO_TRANS, T, hs, T, scale, da, T, q, C3, 0.0f, dk, C3);
+        /* key block [c0, c1) is seen by query rows c0 .. T−1 only:
+         * dv[c0:c1] = a[c0:T, c0:c1]ᵀ·do[c0:T],  dk[c0:c1] = scale·ds[c0:T, c0:c1]ᵀ·q[c0:T] */
+        for (size_t c0 = 0; c0 < T; c0 += QBLOCK) {
+            size_t c1 = T - c0 < QBLOCK ? T : c0 + QBLOCK, m = c1 - c0, kk = T - c0;
+            lam_gemm(LAM_TRANS, LAM_NO_TRANS, m, hs, kk, 1.0f, a + c0 * T + c0, T, dout_h + c0 * C, C, 0.0f,
+                     dv + c0 * C3, C3);
+            lam_gemm(LAM_TRANS, LAM_NO_TRANS, m, hs, kk, scale, da + c0 * T + c0, T, q + c0 * C3, C3, 0.0f,
+                     dk + c0 * C3, C3);
+        }
     }
 }

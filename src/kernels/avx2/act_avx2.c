@@ -12,6 +12,7 @@
 #define F_SET1 _mm256_set1_ps
 #define F_ZERO _mm256_setzero_ps
 #define F_ADD _mm256_add_ps
+#define F_SUB _mm256_sub_ps
 #define F_MUL _mm256_mul_ps
 #define F_DIV _mm256_div_ps
 #define F_FMA _mm256_fmadd_ps

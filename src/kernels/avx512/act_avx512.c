@@ -13,6 +13,7 @@
 #define F_SET1 _mm512_set1_ps
 #define F_ZERO _mm512_setzero_ps
 #define F_ADD _mm512_add_ps
+#define F_SUB _mm512_sub_ps
 #define F_MUL _mm512_mul_ps
 #define F_DIV _mm512_div_ps
 #define F_FMA _mm512_fmadd_ps

@@ -99,4 +99,8 @@ static void gated_bwd(float *dg, float *du, const float *dm, const float *g, con
     }
 }
 
-const lam_act_ukr lam_act_ukr_generic = {fwd, bwd, bias_act_deriv, gated_fwd, gated_bwd};
+static void exp_shift(float *y, const float *x, float shift, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = (float)exp((double)x[i] - shift);
+}
+
+const lam_act_ukr lam_act_ukr_generic = {fwd, bwd, bias_act_deriv, gated_fwd, gated_bwd, exp_shift};
