@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/embedding.h"
 #include "kernels/memory.h"
+#include "kernels/reduce.h"
 #include "lamina.h"
 #include "model/rng.h"
 
@@ -550,8 +551,7 @@ double lam_model_grad_norm(const lam_model *m) {
     for (size_t i = 0; i < m->ntensors; i++) {
         const tensor_desc *d = &m->t[i];
         if (!d->trained) continue;
-        const float *g = m->grads + d->offset;
-        for (size_t k = 0; k < d->numel; k++) s += (double)g[k] * g[k];
+        s += lam_sum_squares(m->grads + d->offset, d->numel);
     }
     return sqrt(s);
 }

@@ -4,9 +4,11 @@
  * parameters; the properties of normalized values (mean 0, std 1 before
  * gamma and beta) everywhere; the stream gradient against the position-
  * embedding gradient; the trainer's per-tensor gradient norms and
- * update-to-weight ratios against copies taken around the update; and
+ * update-to-weight ratios against copies taken around the update; the
+ * fixed-order sum of squares behind the gradient norm (lam_sum_squares); and
  * independence from the thread count. */
 #include "check.h"
+#include "kernels/reduce.h"
 #include "lamina.h"
 
 #include <math.h>
@@ -308,8 +310,39 @@ static void test_trainer_stats(void) {
     lam_model_free(m);
 }
 
+/* lam_sum_squares against a long double sum, at lengths around its 16
+ * partials and 64 chunks; the same bits on 1, 2 and 3 threads; NaN and inf
+ * propagate. */
+static void test_sum_squares(void) {
+    const size_t lens[] = {0, 1, 15, 16, 17, 1023, 1024, 1025, 65537, 1000003};
+    const size_t nmax = 1000003;
+    float *x = check_alloc(nmax * 4);
+    check_fill_normal(x, nmax, 0.5, 3, 77);
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        size_t n = lens[k];
+        long double ref = 0;
+        for (size_t i = 0; i < n; i++) ref += (long double)x[i] * x[i];
+        double got[3];
+        for (int nt = 1; nt <= 3; nt++) {
+            lam_set_num_threads(nt);
+            got[nt - 1] = lam_sum_squares(x, n);
+        }
+        lam_set_num_threads(2);
+        double err = n ? fabs(got[0] - (double)ref) / (double)ref : fabs(got[0]);
+        CHECK(err <= 1e-13, "sum_squares n=%zu: rel err %.3g", n, err);
+        CHECK(!memcmp(&got[0], &got[1], 8) && !memcmp(&got[0], &got[2], 8),
+              "sum_squares n=%zu: thread counts differ (%.17g %.17g %.17g)", n, got[0], got[1], got[2]);
+    }
+    x[777] = NAN;
+    CHECK(isnan(lam_sum_squares(x, nmax)), "sum_squares: NaN lost");
+    x[777] = -INFINITY;
+    CHECK(isinf(lam_sum_squares(x, nmax)), "sum_squares: inf lost");
+    free(x);
+}
+
 int main(void) {
     test_summarize();
+    test_sum_squares();
     const lam_norm kinds[] = {LAM_NORM_LAYERNORM, LAM_NORM_RMSNORM, LAM_NORM_BATCHNORM, LAM_NORM_NONE};
     for (int k = 0; k < 4; k++) {
         test_model_stats(kinds[k], LAM_PLACE_PRE);
