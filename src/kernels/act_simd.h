@@ -26,10 +26,15 @@
 
 #include <math.h>
 
+/* Every helper is inlined into the loops, and each loop is compiled once per
+ * activation (FOR_ACT), so the activation's switch, its constants and the
+ * derivative's pointer resolve at compile time instead of once per vector. */
+#define ACT_INLINE static inline __attribute__((always_inline))
+
 /* exp(x + lo), lo a small correction below x's last bit (0 for plain exp):
  * Cody–Waite reduction + Cephes' degree-6 polynomial (≈1 ulp), scaled by
  * 2^n in two steps so subnormal results are rounded once. */
-static inline VF exp_v(VF x, VF lo) {
+ACT_INLINE VF exp_v(VF x, VF lo) {
     /* max/min return their second operand when either is NaN: NaN passes */
     x = F_MAX(F_SET1(-104.0f), x);
     x = F_MIN(F_SET1(88.8f), x);
@@ -49,7 +54,7 @@ static inline VF exp_v(VF x, VF lo) {
 }
 
 /* s = σ(z), t = 1 − σ(z), from e = exp(−|z|). */
-static inline void sigmoid_v(VF z, VF *s, VF *t) {
+ACT_INLINE void sigmoid_v(VF z, VF *s, VF *t) {
     const VF one = F_SET1(1.0f), sign = F_SET1(-0.0f);
     VF e = exp_v(F_OR(z, sign), F_ZERO());
     VF d = F_DIV(one, F_ADD(one, e));
@@ -79,7 +84,7 @@ static const double erfcx_cheb[18] = {
 /* e^s for s <= 0 (NaN passes): Cody–Waite reduction by ln 2 (n·ln2_hi is
  * exact for these n), Taylor to r^11 (|r| <= ln2/2: 7e-15), 2^n added to the
  * exponent field; 0 below −707, where the float results no longer need it. */
-static inline VD exp_neg_d(VD s) {
+ACT_INLINE VD exp_neg_d(VD s) {
     const VD lim = D_SET1(-707.0);
     VMD under = D_LT(s, lim), nan = D_UNORD(s, s);
     VD v = D_MAX(lim, s);
@@ -94,7 +99,7 @@ static inline VD exp_neg_d(VD s) {
     return D_BLEND(nan, e, s);
 }
 
-static inline void gelu_d(VD x, VD *y, VD *d) {
+ACT_INLINE void gelu_d(VD x, VD *y, VD *d) {
     const VD zero = D_ZERO(), k = D_SET1(3.0);
     VD e = exp_neg_d(D_MUL(D_MUL(D_SET1(-0.5), x), x));
     VD a = D_MUL(D_ANDNOT(D_SET1(-0.0), x), D_SET1(0.70710678118654752440));
@@ -114,14 +119,14 @@ static inline void gelu_d(VD x, VD *y, VD *d) {
 
 /* GELU-tanh's a = −|2u| (+ 32·ln2 where u < 0), in double, from x widened;
  * see act_v. */
-static inline VD gelu_tanh_arg_d(VD x) {
+ACT_INLINE VD gelu_tanh_arg_d(VD x) {
     const VD k2 = D_SET1(1.5957691216057308), c = D_SET1(0.044715), one = D_SET1(1.0);
     VD z = D_MUL(D_MUL(D_FMA(D_MUL(c, x), x, one), x), k2);
     return D_ADD(D_OR(z, D_SET1(-0.0)), D_MASKZ(D_LT(z, D_ZERO()), D_SET1(22.18070977791825)));
 }
 
 /* y = act(x) and, when d is not NULL, *d = act′(x). */
-static inline VF act_v(VF x, lam_act act, VF *d) {
+ACT_INLINE VF act_v(VF x, lam_act act, VF *d) {
     const VF zero = F_ZERO(), one = F_SET1(1.0f);
     VF y, s, t;
     switch (act) {
@@ -187,49 +192,75 @@ static inline VF act_v(VF x, lam_act act, VF *d) {
         __VA_ARGS__                                                           \
     }
 
+/* BODY with A a compile-time copy of act (one loop per activation). */
+#define FOR_ACT(act, ...)                                          \
+    switch (act) {                                                 \
+    case LAM_ACT_RELU: {                                           \
+        const lam_act A = LAM_ACT_RELU;                            \
+        __VA_ARGS__                                                \
+        break;                                                     \
+    }                                                              \
+    case LAM_ACT_GELU: {                                           \
+        const lam_act A = LAM_ACT_GELU;                            \
+        __VA_ARGS__                                                \
+        break;                                                     \
+    }                                                              \
+    case LAM_ACT_GELU_TANH: {                                      \
+        const lam_act A = LAM_ACT_GELU_TANH;                       \
+        __VA_ARGS__                                                \
+        break;                                                     \
+    }                                                              \
+    case LAM_ACT_SILU:                                             \
+    default: {                                                     \
+        const lam_act A = LAM_ACT_SILU;                            \
+        __VA_ARGS__                                                \
+        break;                                                     \
+    }                                                              \
+    }
+
 static void fwd(float *y, const float *x, size_t n, lam_act act) {
-    FORV(n, { ST(y, act_v(LD(x), act, NULL)); })
+    FOR_ACT(act, FORV(n, { ST(y, act_v(LD(x), A, NULL)); }))
 }
 
 static void bwd(float *dx, const float *dy, const float *x, size_t n, lam_act act) {
-    FORV(n, {
-        VF d;
-        act_v(LD(x), act, &d);
-        ST(dx, F_MUL(LD(dy), d));
-    })
+    FOR_ACT(act, FORV(n, {
+                VF d;
+                act_v(LD(x), A, &d);
+                ST(dx, F_MUL(LD(dy), d));
+            }))
 }
 
 static void bias_act_deriv(float *h, float *a, const float *b, size_t n, lam_act act) {
-    FORV(n, {
-        VF v = LD(h), d;
-        if (b) v = F_ADD(v, LD(b));
-        ST(a, act_v(v, act, &d));
-        ST(h, d);
-    })
+    FOR_ACT(act, FORV(n, {
+                VF v = LD(h), d;
+                if (b) v = F_ADD(v, LD(b));
+                ST(a, act_v(v, A, &d));
+                ST(h, d);
+            }))
 }
 
 static void gated_fwd(float *g, float *u, float *mo, const float *b1, const float *b3, size_t n, lam_act act) {
-    FORV(n, {
-        VF gv = LD(g), uv = LD(u);
-        if (b1) {
-            gv = F_ADD(gv, LD(b1));
-            ST(g, gv);
-        }
-        if (b3) {
-            uv = F_ADD(uv, LD(b3));
-            ST(u, uv);
-        }
-        ST(mo, F_MUL(act_v(gv, act, NULL), uv));
-    })
+    FOR_ACT(act, FORV(n, {
+                VF gv = LD(g), uv = LD(u);
+                if (b1) {
+                    gv = F_ADD(gv, LD(b1));
+                    ST(g, gv);
+                }
+                if (b3) {
+                    uv = F_ADD(uv, LD(b3));
+                    ST(u, uv);
+                }
+                ST(mo, F_MUL(act_v(gv, A, NULL), uv));
+            }))
 }
 
 static void gated_bwd(float *dg, float *du, const float *dm, const float *g, const float *u, size_t n, lam_act act) {
-    FORV(n, {
-        VF d, dmv = LD(dm);
-        VF a = act_v(LD(g), act, &d);
-        ST(du, F_MUL(dmv, a));
-        ST(dg, F_MUL(F_MUL(dmv, LD(u)), d));
-    })
+    FOR_ACT(act, FORV(n, {
+                VF d, dmv = LD(dm);
+                VF a = act_v(LD(g), A, &d);
+                ST(du, F_MUL(dmv, a));
+                ST(dg, F_MUL(F_MUL(dmv, LD(u)), d));
+            }))
 }
 
 static void exp_shift(float *y, const float *x, float shift, size_t n) {
