@@ -5,7 +5,7 @@
  * Forward:
  *   ungated  h = x·w1ᵀ;  a = act(h + b1), d = act′(h + b1) over h   [fused]
  *   gated    g = x·w1ᵀ, u = x·w3ᵀ;  g += b1, u += b3, m = act(g)·u   [fused]
- * then y = a·w2ᵀ (or m·w2ᵀ) and y += b2.
+ * then y = b2 + a·w2ᵀ (or m·w2ᵀ): y filled with b2, the GEMM adds to it.
  * No row blocks: the GEMM is OpenBLAS's (no epilogue to fuse into), and a
  * block big enough to keep its GEMM efficient does not fit in L2 (512 rows
  * of 3072 hidden floats = 6 MB), so blocking only re-packed w1 per block.
@@ -63,8 +63,8 @@ void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, s
     if (f->gated) lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, H, D, 1.0f, x, D, f->w3, D, 0.0f, u, H);
     fused_forward(f, cache, rows);
     const float *act_out = cache + (f->gated ? 2 : 1) * rows * H;   /* a, or m */
-    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, D, H, 1.0f, act_out, H, f->w2, H, 0.0f, y, D);
-    if (f->b2) lam_bias_add(y, f->b2, rows, D);
+    if (f->b2) lam_bias_fill(y, f->b2, rows, D);   /* y = b2 + a·w2ᵀ */
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, D, H, 1.0f, act_out, H, f->w2, H, f->b2 ? 1.0f : 0.0f, y, D);
 }
 
 /* work holds dy·w2; turn it into dh (ungated) or dg, du. */

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
+#include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -169,11 +170,8 @@ void lam_colsum_add(float *db, const float *dy, size_t rows, size_t n, size_t ld
     }
 }
 
-void lam_bias_add(float *y, const float *b, size_t rows, size_t n) {
+void lam_bias_fill(float *y, const float *b, size_t rows, size_t n) {
     int nt = lam_threads_for(rows * n);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (size_t i = 0; i < rows; i++) {
-        float *r = y + i * n;
-        for (size_t j = 0; j < n; j++) r[j] += b[j];
-    }
+    for (size_t i = 0; i < rows; i++) memcpy(y + i * n, b, n * sizeof *b);
 }

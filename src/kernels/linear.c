@@ -2,11 +2,12 @@
 #include "kernels/gemm.h"
 #include "lamina.h"
 
-/* x is (rows, in), w is (out, in), b is (out) or NULL, y is (rows, out). */
+/* x is (rows, in), w is (out, in), b is (out) or NULL, y is (rows, out);
+ * y must not overlap x or w. */
 void lam_linear_forward(float *y, const float *x, const float *w, const float *b, size_t rows, size_t in,
                         size_t out) {
-    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    if (b) lam_bias_add(y, b, rows, out);
+    if (b) lam_bias_fill(y, b, rows, out);
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
 /* dy is (rows, out); dx is (rows, in), written; dw (out, in) and db (out)
