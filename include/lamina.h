@@ -189,7 +189,8 @@ void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, s
  * (a NULL buffer in grad is skipped, and so is the gradient of a bias that f
  * does not have); dx is written (may be NULL).
  * The backward needs (rows, hidden) floats of scratch (two such for gated)
- * for the gradient flowing into the hidden layer.  lam_ffn_backward takes it
+ * for the gradient flowing into the hidden layer, and about rows/32 rows
+ * more for the bias gradients' partial sums.  lam_ffn_backward takes it
  * from a per-thread workspace that grows to the largest size seen and is then
  * reused (released by lam_release_workspace); lam_ffn_backward_ws takes the
  * caller's work buffer of lam_ffn_work_floats(f, rows) floats and allocates

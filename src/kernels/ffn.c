@@ -17,8 +17,11 @@
  *   dw2 += dyᵀ·a,  db2 += Σ dy
  *   ungated  dh = (dy·w2) ⊙ d   (d from the forward: no transcendental here)
  *   gated    dm = dy·w2;  du = dm ⊙ act(g),  dg = dm ⊙ u ⊙ act′(g)
- *   db1 += Σ dg,  dw1 += dgᵀ·x  (db3, dw3 from du likewise)
- *   dx = dg·w1 (+ du·w3) */
+ *   db1 += Σ dg  (db3 from du likewise), summed in the same pass: each
+ *        group of GROUP_ROWS rows sums its columns while its rows are in
+ *        L1, the group sums are added in group order (fixed groups, so the
+ *        result does not depend on the thread count)
+ *   dw1 += dgᵀ·x  (dw3 likewise),  dx = dg·w1 (+ du·w3) */
 #include "kernels/act_ukr.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels_internal.h"
@@ -33,8 +36,14 @@ size_t lam_ffn_cache_floats(const lam_ffn *f, size_t rows) {
     return rows * f->hidden * (f->gated ? 3 : 2);
 }
 
+/* Rows per group of the fused bias-gradient sums. */
+#define GROUP_ROWS ((size_t)32)
+
+static size_t groups(size_t rows) { return (rows + GROUP_ROWS - 1) / GROUP_ROWS; }
+
+/* dh (dg, du) and the group sums of db1 (db3) */
 size_t lam_ffn_work_floats(const lam_ffn *f, size_t rows) {
-    return rows * f->hidden * (f->gated ? 2 : 1);
+    return (rows + groups(rows)) * f->hidden * (f->gated ? 2 : 1);
 }
 
 /* The fused elementwise pass over the hidden activations, rows split
@@ -67,8 +76,28 @@ void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, s
     lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, D, H, 1.0f, act_out, H, f->w2, H, f->b2 ? 1.0f : 0.0f, y, D);
 }
 
-/* work holds dy·w2; turn it into dh (ungated) or dg, du. */
-static void fused_backward(const lam_ffn *f, const float *cache, float *work, size_t rows) {
+/* x is (rows, H): part[c] = Σ_i x[i][c] over the rows, from 0 in row order. */
+static void column_sums(float *part, const float *x, size_t rows, size_t H) {
+    for (size_t c = 0; c < H; c++) part[c] = 0.0f;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t c = 0; c < H; c++) part[c] += x[i * H + c];
+}
+
+/* db[c] += Σ_g part[g][c], groups in order; part is (ngroups, H). */
+static void add_group_sums(float *db, const float *part, size_t ngroups, size_t H) {
+    int nt = lam_threads_for(ngroups * H);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (size_t c = 0; c < H; c++) {
+        float s = 0.0f;
+        for (size_t g = 0; g < ngroups; g++) s += part[g * H + c];
+        db[c] += s;
+    }
+}
+
+/* work holds dy·w2; turn it into dh (ungated) or dg, du, and when part1
+ * (part3) is not NULL write each row group's column sums of dg (du) there. */
+static void fused_backward(const lam_ffn *f, const float *cache, float *work, float *part1, float *part3,
+                           size_t rows) {
     const lam_act_ukr *uk = lam_act_ukr_get();
     size_t H = f->hidden, n = rows * H;
     const float *h = cache, *u = cache + rows * H;
@@ -77,14 +106,21 @@ static void fused_backward(const lam_ffn *f, const float *cache, float *work, si
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t b, e;
-        lam_split(rows, 1, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-        for (size_t i = b; i < e; i++) {
-            if (f->gated) uk->gated_backward(dg + i * H, du + i * H, dg + i * H, h + i * H, u + i * H, H, f->act);
-            else {
-                float *dgi = dg + i * H;
-                const float *di = h + i * H;   /* act′, stored by the forward */
-                for (size_t k = 0; k < H; k++) dgi[k] *= di[k];
+        lam_split(rows, GROUP_ROWS, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+        for (size_t g0 = b; g0 < e; g0 += GROUP_ROWS) {
+            size_t g1 = e - g0 < GROUP_ROWS ? e : g0 + GROUP_ROWS;
+            for (size_t i = g0; i < g1; i++) {
+                if (f->gated) uk->gated_backward(dg + i * H, du + i * H, dg + i * H, h + i * H, u + i * H, H, f->act);
+                else {
+                    float *dgi = dg + i * H;
+                    const float *di = h + i * H;   /* act′, stored by the forward */
+                    for (size_t k = 0; k < H; k++) dgi[k] *= di[k];
+                }
             }
+            /* the group's rows are still in L1/L2 */
+            size_t grp = g0 / GROUP_ROWS;
+            if (part1) column_sums(part1 + grp * H, dg + g0 * H, g1 - g0, H);
+            if (part3) column_sums(part3 + grp * H, du + g0 * H, g1 - g0, H);
         }
     }
 }
@@ -99,14 +135,15 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
     if (grad->b2 && f->b2) lam_colsum_add(grad->b2, dy, rows, D, D);
     /* dact = dy·w2, then through the activation (and the gate) */
     lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, rows, H, D, 1.0f, dy, D, f->w2, H, 0.0f, dg, H);
-    fused_backward(f, cache, work, rows);
     /* h = x·w1ᵀ + b1 (and u = x·w3ᵀ + b3) */
-    if (grad->b1 && f->b1) lam_colsum_add(grad->b1, dg, rows, H, H);
+    size_t ng = groups(rows);
+    float *part1 = grad->b1 && f->b1 ? work + (f->gated ? 2 : 1) * rows * H : NULL;
+    float *part3 = f->gated && grad->b3 && f->b3 ? work + 2 * rows * H + ng * H : NULL;
+    fused_backward(f, cache, work, part1, part3, rows);
+    if (part1) add_group_sums(grad->b1, part1, ng, H);
+    if (part3) add_group_sums(grad->b3, part3, ng, H);
     if (grad->w1) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, dg, H, x, D, 1.0f, grad->w1, D);
-    if (f->gated) {
-        if (grad->b3 && f->b3) lam_colsum_add(grad->b3, du, rows, H, H);
-        if (grad->w3) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, du, H, x, D, 1.0f, grad->w3, D);
-    }
+    if (f->gated && grad->w3) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, du, H, x, D, 1.0f, grad->w3, D);
     if (dx) {
         lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, rows, D, H, 1.0f, dg, H, f->w1, D, 0.0f, dx, D);
         if (f->gated) lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, rows, D, H, 1.0f, du, H, f->w3, D, 1.0f, dx, D);
