@@ -150,6 +150,11 @@ typedef enum { LAM_ACT_RELU = 0, LAM_ACT_GELU = 1, LAM_ACT_GELU_TANH = 2, LAM_AC
 
 /* y = x·wᵀ + b.  x is (rows, in), w is (out, in) as torch.nn.Linear, b is (out) or NULL, y is (rows, out). */
 void lam_linear_forward(float *y, const float *x, const float *w, const float *b, size_t rows, size_t in, size_t out);
+/* y = res + x·wᵀ + b: a residual connection added by the product itself (y is
+ * filled with res + b and the GEMM adds into it: no separate add pass).  res
+ * is (rows, out), NULL (no residual) or y itself; y must not overlap x or w. */
+void lam_linear_forward_residual(float *y, const float *x, const float *w, const float *b, const float *res,
+                                 size_t rows, size_t in, size_t out);
 /* dx is written; dw and db are accumulated (+=); any may be NULL to skip it. */
 void lam_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                          size_t rows, size_t in, size_t out);
@@ -185,6 +190,11 @@ size_t lam_ffn_cache_floats(const lam_ffn *f, size_t rows);
  *   gated:   g = x·w1ᵀ + b1, u = x·w3ᵀ + b3 (the backward needs act(g),
  *            act'(g) and u) and m = act(g) ⊙ u (for dw2, as above). */
 void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, size_t rows);
+/* y = res + ffn(x), the residual added by the last GEMM as in
+ * lam_linear_forward_residual; res is (rows, dim), NULL or y itself.  The
+ * backward is lam_ffn_backward's (the residual's gradient is dy itself). */
+void lam_ffn_forward_residual(const lam_ffn *f, float *y, float *cache, const float *x, const float *res,
+                              size_t rows);
 /* grad has the same shape as f; its weight and bias buffers are accumulated (+=)
  * (a NULL buffer in grad is skipped, and so is the gradient of a bias that f
  * does not have); dx is written (may be NULL).

@@ -5,7 +5,8 @@
  * Forward:
  *   ungated  h = x·w1ᵀ;  a = act(h + b1), d = act′(h + b1) over h   [fused]
  *   gated    g = x·w1ᵀ, u = x·w3ᵀ;  g += b1, u += b3, m = act(g)·u   [fused]
- * then y = b2 + a·w2ᵀ (or m·w2ᵀ): y filled with b2, the GEMM adds to it.
+ * then y = b2 + a·w2ᵀ (or m·w2ᵀ): y filled with b2 (plus the residual, in
+ * lam_ffn_forward_residual), the GEMM adds to it.
  * No row blocks: the GEMM is OpenBLAS's (no epilogue to fuse into), and a
  * block big enough to keep its GEMM efficient does not fit in L2 (512 rows
  * of 3072 hidden floats = 6 MB), so blocking only re-packed w1 per block.
@@ -64,16 +65,22 @@ static void fused_forward(const lam_ffn *f, float *cache, size_t rows) {
     }
 }
 
-/* x, y are (rows, dim); cache is lam_ffn_cache_floats(f, rows). */
-void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, size_t rows) {
+/* x, y, res are (rows, dim); cache is lam_ffn_cache_floats(f, rows). */
+void lam_ffn_forward_residual(const lam_ffn *f, float *y, float *cache, const float *x, const float *res,
+                              size_t rows) {
     size_t D = f->dim, H = f->hidden;
     float *h = cache, *u = cache + rows * H;   /* gated: g = h, u, m; ungated: act′ over h, a */
     lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, H, D, 1.0f, x, D, f->w1, D, 0.0f, h, H);
     if (f->gated) lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, H, D, 1.0f, x, D, f->w3, D, 0.0f, u, H);
     fused_forward(f, cache, rows);
     const float *act_out = cache + (f->gated ? 2 : 1) * rows * H;   /* a, or m */
-    if (f->b2) lam_bias_fill(y, f->b2, rows, D);   /* y = b2 + a·w2ᵀ */
-    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, D, H, 1.0f, act_out, H, f->w2, H, f->b2 ? 1.0f : 0.0f, y, D);
+    int fill = f->b2 || res;
+    if (fill) lam_prefill(y, res, f->b2, rows, D);   /* y = res + b2 + a·w2ᵀ */
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, D, H, 1.0f, act_out, H, f->w2, H, fill ? 1.0f : 0.0f, y, D);
+}
+
+void lam_ffn_forward(const lam_ffn *f, float *y, float *cache, const float *x, size_t rows) {
+    lam_ffn_forward_residual(f, y, cache, x, NULL, rows);
 }
 
 /* x is (rows, H): part[c] = Σ_i x[i][c] over the rows, from 0 in row order. */

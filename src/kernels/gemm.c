@@ -170,8 +170,15 @@ void lam_colsum_add(float *db, const float *dy, size_t rows, size_t n, size_t ld
     }
 }
 
-void lam_bias_fill(float *y, const float *b, size_t rows, size_t n) {
+void lam_prefill(float *y, const float *res, const float *b, size_t rows, size_t n) {
+    if (res == y && !b) return;
     int nt = lam_threads_for(rows * n);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (size_t i = 0; i < rows; i++) memcpy(y + i * n, b, n * sizeof *b);
+    for (size_t i = 0; i < rows; i++) {
+        float *r = y + i * n;
+        if (!res) memcpy(r, b, n * sizeof *b);
+        else if (!b) memmove(r, res + i * n, n * sizeof *r);
+        else
+            for (size_t j = 0; j < n; j++) r[j] = res[i * n + j] + b[j];
+    }
 }

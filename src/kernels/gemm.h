@@ -26,9 +26,11 @@ void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float al
  * bit-identical for any thread count. */
 void lam_colsum_add(float *db, const float *dy, size_t rows, size_t n, size_t ld);
 
-/* y is (rows, n), b is (n): y[i, :] = b for every row.  A product with a
- * bias is this fill and then lam_gemm with beta = 1: the BLAS adds into C
- * instead of first zeroing it, and no pass over y is left for the bias. */
-void lam_bias_fill(float *y, const float *b, size_t rows, size_t n);
+/* y and res are (rows, n), b is (n): y[i, :] = res[i, :] + b, either may be
+ * NULL (zero) but not both; y may alias res.  A product with a bias or a
+ * residual is this fill and then lam_gemm with beta = 1: the BLAS adds into
+ * C instead of first zeroing it, and no pass over y is left for the bias or
+ * the residual add. */
+void lam_prefill(float *y, const float *res, const float *b, size_t rows, size_t n);
 
 #endif

@@ -2,12 +2,18 @@
 #include "kernels/gemm.h"
 #include "lamina.h"
 
-/* x is (rows, in), w is (out, in), b is (out) or NULL, y is (rows, out);
- * y must not overlap x or w. */
+/* x is (rows, in), w is (out, in), b is (out) or NULL, res and y are
+ * (rows, out), res may be NULL or y itself; y must not overlap x or w. */
+void lam_linear_forward_residual(float *y, const float *x, const float *w, const float *b, const float *res,
+                                 size_t rows, size_t in, size_t out) {
+    int fill = b || res;
+    if (fill) lam_prefill(y, res, b, rows, out);   /* y = res + b, then y += x·wᵀ */
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, out, in, 1.0f, x, in, w, in, fill ? 1.0f : 0.0f, y, out);
+}
+
 void lam_linear_forward(float *y, const float *x, const float *w, const float *b, size_t rows, size_t in,
                         size_t out) {
-    if (b) lam_bias_fill(y, b, rows, out);
-    lam_gemm(LAM_NO_TRANS, LAM_TRANS, rows, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    lam_linear_forward_residual(y, x, w, b, NULL, rows, in, out);
 }
 
 /* dy is (rows, out); dx is (rows, in), written; dw (out, in) and db (out)

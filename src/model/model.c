@@ -44,10 +44,10 @@ typedef struct layer_params {
 typedef struct layer_acts {
     float *in;                 /* the residual stream entering the layer */
     float *n1_in, *n1_out, *n1_mean, *n1_rstd;
-    float *qkv, *att, *atty, *aout;
+    float *qkv, *att, *atty;
     float *mid;                /* between the sublayers */
     float *n2_in, *n2_out, *n2_mean, *n2_rstd;
-    float *ffn_cache, *mout;
+    float *ffn_cache;
     float *out;                /* leaving the layer */
 } layer_acts;
 
@@ -214,14 +214,12 @@ static size_t bind_acts(lam_model *m, float *base) {
         a->qkv = TAKE(N * 3 * C);
         a->att = TAKE(m->max_batch * H * T * T);
         a->atty = TAKE(N * C);
-        a->aout = TAKE(N * C);
         a->mid = pre ? TAKE(N * C) : a->n1_out;
         a->n2_in = pre ? a->mid : TAKE(N * C);
         a->n2_out = none ? a->n2_in : TAKE(N * C);
         a->n2_mean = none ? NULL : TAKE(stat);
         a->n2_rstd = none ? NULL : TAKE(stat);
         a->ffn_cache = TAKE(cache);
-        a->mout = TAKE(N * C);
         a->out = pre ? TAKE(N * C) : a->n2_out;
         prev = a->out;
     }
@@ -444,17 +442,19 @@ lam_status lam_model_forward(lam_model *m, const uint8_t *tokens, const uint8_t 
         if (pre) norm_forward(m, &p->ln1, a->n1_out, a->n1_mean, a->n1_rstd, a->n1_in, N, training);
         lam_linear_forward(a->qkv, att_in, p->attn_w, p->attn_b, N, C, 3 * C);
         lam_attention_forward(a->atty, a->att, a->qkv, B, T, C, H);
-        lam_linear_forward(a->aout, a->atty, p->proj_w, p->proj_b, N, C, C);
+        /* each residual add is done by the sublayer's last product (…_residual) */
         if (pre) {
-            add(a->mid, a->in, a->aout, N * C);                      /* mid = in + attn(norm1(in)) */
+            /* mid = in + attn(norm1(in)) */
+            lam_linear_forward_residual(a->mid, a->atty, p->proj_w, p->proj_b, a->in, N, C, C);
             norm_forward(m, &p->ln2, a->n2_out, a->n2_mean, a->n2_rstd, a->n2_in, N, training);
-            lam_ffn_forward(&p->ffn, a->mout, a->ffn_cache, a->n2_out, N);
-            add(a->out, a->mid, a->mout, N * C);                     /* out = mid + mlp(norm2(mid)) */
+            /* out = mid + mlp(norm2(mid)) */
+            lam_ffn_forward_residual(&p->ffn, a->out, a->ffn_cache, a->n2_out, a->mid, N);
         } else {
-            add(a->n1_in, a->in, a->aout, N * C);                    /* mid = norm1(in + attn(in)) */
+            /* mid = norm1(in + attn(in)) */
+            lam_linear_forward_residual(a->n1_in, a->atty, p->proj_w, p->proj_b, a->in, N, C, C);
             norm_forward(m, &p->ln1, a->n1_out, a->n1_mean, a->n1_rstd, a->n1_in, N, training);
-            lam_ffn_forward(&p->ffn, a->mout, a->ffn_cache, a->mid, N);
-            add(a->n2_in, a->mid, a->mout, N * C);                   /* out = norm2(mid + mlp(mid)) */
+            /* out = norm2(mid + mlp(mid)) */
+            lam_ffn_forward_residual(&p->ffn, a->n2_in, a->ffn_cache, a->mid, a->mid, N);
             norm_forward(m, &p->ln2, a->n2_out, a->n2_mean, a->n2_rstd, a->n2_in, N, training);
         }
     }
@@ -513,12 +513,12 @@ lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
         layer_params *p = &m->L[li], *g = &m->G[li];
         float *d_mid = m->d_a, *tmp = m->d_b;
         if (pre) {
-            /* out = mid + mout,  mout = ffn(n2_out),  n2_out = norm2(mid) */
+            /* out = mid + ffn(n2_out),  n2_out = norm2(mid) */
             lam_ffn_backward_ws(&p->ffn, &g->ffn, tmp, m->d_res, a->n2_out, a->ffn_cache, N, m->ffn_work);
             norm_backward(m, &p->ln2, &g->ln2, d_mid, tmp, a->n2_in, a->n2_mean, a->n2_rstd, N);
             add(d_mid, d_mid, m->d_res, N * C);
             record_grad(m, 2 * li + 1, d_mid, N, scale);
-            /* mid = in + aout,  aout = proj(attn(qkv(norm1(in)))) */
+            /* mid = in + proj(attn(qkv(norm1(in)))) */
             lam_linear_backward(tmp, g->proj_w, g->proj_b, d_mid, a->atty, p->proj_w, N, C, C);
             lam_attention_backward(m->d_qkv, m->att_work, tmp, a->qkv, a->att, B, T, C, H);
             lam_linear_backward(tmp, g->attn_w, g->attn_b, m->d_qkv, a->n1_out, p->attn_w, N, C, 3 * C);

@@ -252,8 +252,35 @@ static void check_threads(int gated) {
     lam_set_num_threads(2);
 }
 
+/* lam_ffn_forward_residual: y = res + ffn(x) against lam_ffn_forward's y plus
+ * res in double (the sums round differently, so to a tolerance), with and
+ * without b2, res NULL (exactly the forward), and y written over res. */
+static void check_residual(int gated, int bias) {
+    problem p;
+    size_t R = 67, D = 24, H = 40;
+    make(&p, R, D, H, LAM_ACT_GELU_TANH, gated, bias, 300 + 2 * gated + bias);
+    lam_ffn f = layer(&p);
+    float *cache = check_alloc(lam_ffn_cache_floats(&f, R) * 4), *y = check_alloc(R * D * 4);
+    float *res = check_alloc(R * D * 4), *yr = check_alloc(R * D * 4), *y0 = check_alloc(R * D * 4);
+    double *ref = check_alloc(R * D * 8);
+    check_fill_normal(res, R * D, 3, 2, 301);
+    lam_ffn_forward(&f, y, cache, p.x, R);
+    for (size_t i = 0; i < R * D; i++) ref[i] = (double)y[i] + res[i];
+    lam_ffn_forward_residual(&f, yr, cache, p.x, res, R);
+    double e = check_rel_err_f64(yr, ref, R * D, 1e-30);
+    CHECK(e <= 1e-6, "gated=%d bias=%d: residual forward rel err %.3g", gated, bias, e);
+    lam_ffn_forward_residual(&f, y0, cache, p.x, NULL, R);
+    CHECK(!memcmp(y0, y, R * D * 4), "gated=%d bias=%d: residual NULL differs from the forward", gated, bias);
+    lam_ffn_forward_residual(&f, res, cache, p.x, res, R);   /* in place over the stream */
+    CHECK(!memcmp(res, yr, R * D * 4), "gated=%d bias=%d: y = res in place differs", gated, bias);
+    free(cache); free(y); free(res); free(yr); free(y0); free(ref);
+    release(&p);
+}
+
 int main(void) {
     lam_set_num_threads(2);
+    for (int gated = 0; gated < 2; gated++)
+        for (int bias = 0; bias < 2; bias++) check_residual(gated, bias);
     static const size_t shapes[][3] = {{1, 1, 1}, {2, 3, 5}, {7, 13, 11}, {37, 17, 29}, {3, 8, 24}, {530, 9, 19}};
     unsigned long long seed = 1;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -219,9 +219,41 @@ static void check_subnormals(void) {
 #endif
 }
 
+/* lam_linear_forward_residual: y = res + x·wᵀ + b against float64, with and
+ * without b, res NULL (exactly lam_linear_forward), y written over res. */
+static void check_residual(size_t rows, size_t in, size_t out, int with_bias) {
+    float *x = check_alloc(rows * in * 4), *w = check_alloc(out * in * 4), *b = check_alloc(out * 4);
+    float *res = check_alloc(rows * out * 4), *y = check_alloc(rows * out * 4), *y0 = check_alloc(rows * out * 4);
+    double *ref = check_alloc(rows * out * 8);
+    check_fill_normal(x, rows * in, 0, 1, 41);
+    check_fill_normal(w, out * in, 0, 0.5, 42);
+    check_fill_normal(b, out, 0.3, 1, 43);
+    check_fill_normal(res, rows * out, -2, 3, 44);
+    const float *bb = with_bias ? b : NULL;
+    ref_forward(ref, x, w, bb, rows, in, out);
+    for (size_t i = 0; i < rows * out; i++) ref[i] += res[i];
+    lam_linear_forward_residual(y, x, w, bb, res, rows, in, out);
+    double e = check_rel_err_f64(y, ref, rows * out, 1e-30), tol = 1e-6 * (1.0 + sqrt((double)in));
+    CHECK(e <= tol, "residual %zux%zux%zu bias=%d: rel err %.3g > %.3g", rows, in, out, with_bias, e, tol);
+    lam_linear_forward(y0, x, w, bb, rows, in, out);
+    lam_linear_forward_residual(res, x, w, bb, NULL, rows, in, out);
+    CHECK(!memcmp(res, y0, rows * out * 4), "residual NULL %zux%zux%zu bias=%d differs from the forward", rows, in,
+          out, with_bias);
+    check_fill_normal(res, rows * out, -2, 3, 44);
+    lam_linear_forward_residual(res, x, w, bb, res, rows, in, out);   /* in place over the stream */
+    CHECK(!memcmp(res, y, rows * out * 4), "residual in place %zux%zux%zu bias=%d differs", rows, in, out,
+          with_bias);
+    free(x); free(w); free(b); free(res); free(y); free(y0); free(ref);
+}
+
 int main(void) {
     lam_set_num_threads(2);
     check_subnormals();
+    for (int bias = 0; bias < 2; bias++) {
+        check_residual(1, 1, 1, bias);
+        check_residual(37, 13, 29, bias);
+        check_residual(300, 64, 96, bias);
+    }
     static const size_t shapes[][3] = {{1, 1, 1}, {2, 3, 5}, {7, 13, 11}, {37, 1, 29}, {1, 64, 1},
                                        {5, 17, 1}, {127, 33, 65}, {256, 768, 96}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
