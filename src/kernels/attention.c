@@ -11,6 +11,7 @@
 #include "kernels/act_ukr.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/reduce.h"
 
 #include <math.h>
 
@@ -18,48 +19,12 @@
 #define QBLOCK ((size_t)64)
 #endif
 
-/* Sums in a fixed order whatever the compiler makes of the loops: element j
- * goes to partial j mod 16, the 16 partials are added pairwise. */
-#define PARTIALS 16
-
-static double sum_partials(const double *p) {
-    double s[PARTIALS];
-    for (int l = 0; l < PARTIALS; l++) s[l] = p[l];
-    for (int w = PARTIALS / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; l++) s[l] += s[l + w];
-    return s[0];
-}
-
-/* The largest of x[0..n) (n ≥ 1); NaNs are skipped here and propagate
- * through the exponential instead. */
-static float row_max(const float *x, size_t n) {
-    float m[PARTIALS];
-    for (int l = 0; l < PARTIALS; l++) m[l] = -INFINITY;
-    size_t j = 0;
-    for (; j + PARTIALS <= n; j += PARTIALS)
-        for (int l = 0; l < PARTIALS; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
-    for (; j < n; j++) m[j % PARTIALS] = x[j] > m[j % PARTIALS] ? x[j] : m[j % PARTIALS];
-    float mx = m[0];
-    for (int l = 1; l < PARTIALS; l++) mx = m[l] > mx ? m[l] : mx;
-    return mx;
-}
-
-/* Σ x[j]·y[j] over n, products and sums in double (y NULL: Σ x[j]). */
-static double row_dot(const float *x, const float *y, size_t n) {
-    double p[PARTIALS] = {0};
-    size_t j = 0;
-    for (; j + PARTIALS <= n; j += PARTIALS)
-        for (int l = 0; l < PARTIALS; l++) p[l] += (double)x[j + l] * (y ? (double)y[j + l] : 1.0);
-    for (; j < n; j++) p[j % PARTIALS] += (double)x[j] * (y ? (double)y[j] : 1.0);
-    return sum_partials(p);
-}
-
 /* One row of scores s[0..t] → probabilities in place; s[t+1..end) = 0.
  * A NaN or +inf score makes the row NaN (through exp and the sum). */
 static void causal_softmax_row(const lam_act_ukr *uk, float *s, size_t t, size_t end) {
     size_t n = t + 1;
-    uk->exp_shift(s, s, row_max(s, n), n);
-    float inv = (float)(1.0 / row_dot(s, NULL, n));
+    uk->exp_shift(s, s, lam_max_f32(s, n), n);
+    float inv = (float)(1.0 / lam_dot_f64(s, NULL, n));
     for (size_t j = 0; j < n; j++) s[j] *= inv;
     for (size_t j = n; j < end; j++) s[j] = 0.0f;
 }
@@ -104,7 +69,7 @@ void lam_attention_backward(float *dqkv, float *work, const float *dout, const f
             for (size_t t = r0; t < r1; t++) {
                 float *dr = da + t * T;
                 const float *ar = a + t * T;
-                float d = (float)row_dot(dr, ar, t + 1);
+                float d = (float)lam_dot_f64(dr, ar, t + 1);
                 for (size_t j = 0; j <= t; j++) dr[j] = ar[j] * (dr[j] - d);
                 for (size_t j = t + 1; j < r1; j++) dr[j] = 0.0f;
             }

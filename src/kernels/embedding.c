@@ -1,6 +1,10 @@
-/* Token + position embeddings and the softmax cross-entropy; see embedding.h. */
+/* Token + position embeddings and the softmax cross-entropy; see embedding.h.
+ * The exponentials are the vector families' exp_shift (as the attention's
+ * softmax), the sums of a row fixed-order in double (lam_dot_f64). */
 #include "kernels/embedding.h"
+#include "kernels/act_ukr.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/reduce.h"
 
 #include <math.h>
 #include <omp.h>
@@ -36,29 +40,43 @@ void lam_embedding_backward(float *dwte, float *dwpe, const float *dx, const uin
     }
 }
 
-void lam_crossentropy_forward(float *losses, float *lse, const float *logits, const uint8_t *targets, size_t N,
-                              size_t V) {
+/* Rows of the vocabulary exponentiated at a time (a stack buffer). */
+#define VCHUNK ((size_t)256)
+
+/* l is (V), e is scratch (VCHUNK), *mx receives max l: returns Σ exp(l − max)
+ * in double (the exponentials chunk by chunk, each chunk's sum fixed-order). */
+static double sum_exp(const lam_act_ukr *uk, const float *l, size_t V, float *e, float *mx) {
+    double s = 0;
+    *mx = lam_max_f32(l, V);
+    for (size_t j0 = 0; j0 < V; j0 += VCHUNK) {
+        size_t n = V - j0 < VCHUNK ? V - j0 : VCHUNK;
+        uk->exp_shift(e, l + j0, *mx, n);
+        s += lam_dot_f64(e, NULL, n);
+    }
+    return s;
+}
+
+void lam_crossentropy_forward(float *losses, const float *logits, const uint8_t *targets, size_t N, size_t V) {
+    const lam_act_ukr *uk = lam_act_ukr_get();
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < N; i++) {
         const float *l = logits + i * V;
-        float mx = l[0];
-        for (size_t j = 1; j < V; j++)
-            if (l[j] > mx || l[j] != l[j]) mx = l[j];
-        double s = 0;
-        for (size_t j = 0; j < V; j++) s += exp((double)l[j] - mx);
-        double z = mx + log(s);
-        lse[i] = (float)z;
-        losses[i] = (float)(z - l[targets[i]]);
+        float e[VCHUNK], mx;
+        double s = sum_exp(uk, l, V, e, &mx);
+        losses[i] = (float)(((double)mx - l[targets[i]]) + log(s));
     }
 }
 
-void lam_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const uint8_t *targets,
-                               size_t N, size_t V, float scale) {
+void lam_crossentropy_backward(float *dlogits, const float *logits, const uint8_t *targets, size_t N, size_t V,
+                               float scale) {
+    const lam_act_ukr *uk = lam_act_ukr_get();
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < N; i++) {
         const float *l = logits + i * V;
-        float *d = dlogits + i * V;
-        for (size_t j = 0; j < V; j++) d[j] = scale * expf(l[j] - lse[i]);
+        float *d = dlogits + i * V, e[VCHUNK], mx;
+        float k = (float)((double)scale / sum_exp(uk, l, V, e, &mx));
+        uk->exp_shift(d, l, mx, V);   /* softmax = exp(l − max) / Σ (in place when d is l) */
+        for (size_t j = 0; j < V; j++) d[j] *= k;
         d[targets[i]] -= scale;
     }
 }

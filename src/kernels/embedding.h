@@ -13,12 +13,13 @@ void lam_embedding_forward(float *x, const uint8_t *tokens, const float *wte, co
 void lam_embedding_backward(float *dwte, float *dwpe, const float *dx, const uint8_t *tokens, size_t B, size_t T,
                             size_t C);
 
-/* logits (N, V); targets (N); losses (N) = logsumexp(row) − logit[target];
- * lse (N) kept for the backward. */
-void lam_crossentropy_forward(float *losses, float *lse, const float *logits, const uint8_t *targets, size_t N,
-                              size_t V);
-/* dlogits (N, V) written = scale·(softmax(logits) − onehot(target)); may alias logits. */
-void lam_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const uint8_t *targets,
-                               size_t N, size_t V, float scale);
+/* logits (N, V); targets (N); losses (N) = logsumexp(row) − logit[target]. */
+void lam_crossentropy_forward(float *losses, const float *logits, const uint8_t *targets, size_t N, size_t V);
+/* dlogits (N, V) written = scale·(softmax(logits) − onehot(target)); may alias
+ * logits.  The softmax is formed again as exp(l − max)/Σ, not from a stored
+ * log-sum-exp: a float lse of large logits (|lse| ~ 1e4) would carry its
+ * rounding (ulp/2 ≈ 5e-4) into every exponential. */
+void lam_crossentropy_backward(float *dlogits, const float *logits, const uint8_t *targets, size_t N, size_t V,
+                               float scale);
 
 #endif

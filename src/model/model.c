@@ -62,7 +62,7 @@ struct lam_model {
     norm_params lnf, glnf;
     /* activations */
     layer_acts *A;
-    float *emb, *f_out, *f_mean, *f_rstd, *logits, *losses, *lse;
+    float *emb, *f_out, *f_mean, *f_rstd, *logits, *losses;
     /* backward scratch */
     float *d_res, *d_a, *d_b, *d_qkv, *att_work, *ffn_work, *dlogits;
     /* the last forward */
@@ -228,7 +228,6 @@ static size_t bind_acts(lam_model *m, float *base) {
     m->f_rstd = (pre && !none) ? TAKE(stat) : NULL;
     m->logits = TAKE(N * LAM_VOCAB);
     m->losses = TAKE(N);
-    m->lse = TAKE(N);
 #undef TAKE
     return off;
 }
@@ -467,7 +466,7 @@ lam_status lam_model_forward(lam_model *m, const uint8_t *tokens, const uint8_t 
         *loss = NAN;
         return LAM_OK;
     }
-    lam_crossentropy_forward(m->losses, m->lse, m->logits, targets, N, LAM_VOCAB);
+    lam_crossentropy_forward(m->losses, m->logits, targets, N, LAM_VOCAB);
     double sum = 0;
     for (size_t i = 0; i < N; i++) sum += m->losses[i];
     *loss = (float)(sum / (double)N);
@@ -497,7 +496,7 @@ lam_status lam_model_backward(lam_model *m, float scale, lam_error *e) {
     size_t B = m->B, T = m->T, N = B * T, C = m->c.dim, H = m->c.heads;
     int pre = m->c.placement == LAM_PLACE_PRE, none = m->c.norm == LAM_NORM_NONE;
     /* loss = mean over N rows of cross-entropy(logits) */
-    lam_crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, N, LAM_VOCAB, scale / (float)N);
+    lam_crossentropy_backward(m->dlogits, m->logits, m->targets, N, LAM_VOCAB, scale / (float)N);
     /* logits = f_out·wteᵀ */
     lam_linear_backward(m->d_res, m->dwte, NULL, m->dlogits, m->f_out, m->wte, N, C, LAM_VOCAB);
     const float *last = m->c.layers ? m->A[m->c.layers - 1].out : m->emb;
