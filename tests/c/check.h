@@ -3,6 +3,9 @@
 #ifndef LAMINA_CHECK_H
 #define LAMINA_CHECK_H
 
+#include "lamina.h"
+
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,22 @@ static int check_pass_count, check_fail_count;
             fputc('\n', stderr);                                             \
         }                                                                    \
     } while (0)
+
+/* Selects the kernel family `isa` ("generic", "avx2", "avx512"); 0, with a
+ * line saying so, when this CPU lacks it. */
+static inline int check_isa(const char *isa) {
+    if (lam_set_isa(isa) == 0) return 1;
+    printf("isa %s not available here: skipped\n", isa);
+    return 0;
+}
+
+/* The float32 ulp at a (subnormals: that of FLT_MIN, 2^-149). */
+static inline double check_ulp_of(double a) {
+    double m = fabs(a) < FLT_MIN ? FLT_MIN : fabs(a);
+    int e;
+    frexp(m, &e);
+    return ldexp(1.0, e - 24);
+}
 
 static inline int check_done(const char *suite) {
     printf("%s: %d passed, %d failed\n", suite, check_pass_count, check_fail_count);

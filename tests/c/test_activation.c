@@ -47,13 +47,6 @@ static void ref(long double x, int act, long double *v, long double *d, long dou
     }
 }
 
-static double ulp_of(double a) {
-    double m = fabs(a) < FLT_MIN ? FLT_MIN : fabs(a);
-    int e;
-    frexp(m, &e);
-    return ldexp(1.0, e - 24);
-}
-
 static void check_grid(const char *isa) {
     const size_t n = 120001;
     float *x = check_alloc(n * 4), *y = check_alloc(n * 4), *dy = check_alloc(n * 4), *dx = check_alloc(n * 4);
@@ -69,8 +62,8 @@ static void check_grid(const char *isa) {
             long double v, d, sc;
             ref(x[i], act, &v, &d, &sc);
             /* forward: ulps of the correctly rounded value (subnormals: absolute FLT_MIN·2^-23) */
-            double ef = fabs((double)y[i] - (double)v) / ulp_of((double)v);
-            double eb = fabs((double)dx[i] - (double)d) / ulp_of((double)sc);
+            double ef = fabs((double)y[i] - (double)v) / check_ulp_of((double)v);
+            double eb = fabs((double)dx[i] - (double)d) / check_ulp_of((double)sc);
             /* Derivatives below FLT_MIN (GELU-tanh for x < −10.3): σ itself is
              * subnormal there, with few significant bits, and the derivative
              * is σ times a factor up to ~10^3; judge them by absolute error,
@@ -246,10 +239,7 @@ int main(void) {
     check_families_agree();
     const char *isas[3] = {"generic", "avx2", "avx512"};
     for (int k = 0; k < 3; k++) {
-        if (lam_set_isa(isas[k]) != 0) {
-            printf("isa %s not available here: skipped\n", isas[k]);
-            continue;
-        }
+        if (!check_isa(isas[k])) continue;
         check_grid(isas[k]);
         check_tails(isas[k]);
         check_specials(isas[k]);
