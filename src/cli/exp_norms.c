@@ -147,7 +147,7 @@ static int layer_plot(exp_ctx *x, const char *name, const char *data, const exp_
                       const char *title, const double range[2]) {
     size_t L = runs[0].mc.layers;
     double lo = range[0] < range[1] ? range[0] / 1.5 : 1e-3, hi = range[0] < range[1] ? range[1] * 1.5 : 1e3;
-    char t[NRUNS][96];
+    char t[NRUNS][96 + 48];   /* a name and " (diverged at step N)" */
     for (int k = 0; k < NRUNS; k++) {
         if (runs[k].diverged) snprintf(t[k], sizeof t[k], "%s (diverged at step %zu)", runs[k].name, runs[k].steps_done);
         else snprintf(t[k], sizeof t[k], "%s", runs[k].name);
