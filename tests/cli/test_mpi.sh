@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training with Open MPI on loopback: 2 and 4 ranks against one
 # process (per-step losses and final weights to 1e-4), gradient accumulation,
-# BatchNorm, bit-exact resume, the checksum catching a perturbed rank, and
+# BatchNorm, bit-exact resume, resume on another number of ranks, the
+# checksum catching a perturbed rank, and
 # the one-line errors.  In a build without MPI: the refusal to run as one of
 # several ranks.
 source "$(dirname "$0")/harness.sh"
@@ -66,6 +67,14 @@ mpi 2 "$bin" train --out "$tmp/res" "${tiny[@]}" --batch 8 --steps 20 --stop-aft
 grep -q '"step": 10' "$tmp/res/state.json" && ok || bad "checkpoint at step 10: $(head -c 200 "$tmp/res/state.json")"
 mpi 2 "$bin" train --out "$tmp/res" "${tiny[@]}" --batch 8 --steps 20 --resume >/dev/null 2>&1 && ok || bad "--resume on 2 ranks"
 cmp -s "$tmp/res/model.safetensors" "$tmp/np2/model.safetensors" && ok || bad "resumed 2-rank run differs from the uninterrupted one"
+# ---- resume with another number of ranks: the batches depend only on the seed, so the run goes on as one
+mpi 2 "$bin" train --out "$tmp/re4" "${tiny[@]}" --batch 8 --steps 20 --stop-after 10 >/dev/null 2>&1 && ok || bad "--stop-after on 2 ranks (re4)"
+mpi 4 "$bin" train --out "$tmp/re4" "${tiny[@]}" --batch 8 --steps 20 --resume >/dev/null 2>&1 && ok || bad "2 ranks resumed on 4"
+r=$(same_weights "$tmp/one/model.safetensors" "$tmp/re4/model.safetensors") && ok || bad "2 ranks resumed on 4: weights: $r"
+r=$(same_losses "$tmp/one/metrics.csv" "$tmp/re4/metrics.csv") && ok || bad "2 ranks resumed on 4: losses: $r"
+"$bin" train --out "$tmp/re1" "${tiny[@]}" --batch 8 --steps 20 --stop-after 10 --threads 1 >/dev/null 2>&1 && ok || bad "--stop-after, one process"
+mpi 2 "$bin" train --out "$tmp/re1" "${tiny[@]}" --batch 8 --steps 20 --resume >/dev/null 2>&1 && ok || bad "one process resumed on 2 ranks"
+r=$(same_weights "$tmp/one/model.safetensors" "$tmp/re1/model.safetensors") && ok || bad "one process resumed on 2 ranks: weights: $r"
 
 # ---- a rank that drifts is caught at the next checksum; the last checkpoint stays whole
 LAMINA_TEST_PERTURB=1:7 mpi 2 -x LAMINA_TEST_PERTURB "$bin" train --out "$tmp/drift" "${tiny[@]}" --batch 8 --steps 20 \
