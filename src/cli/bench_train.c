@@ -8,9 +8,17 @@
  * with P the weights of the matrix products (attention, MLP and the tied
  * head; not the embeddings' lookups): forward 2·P, backward 4·P; and the
  * attention scores and their mixing, 2·2·T·C per token per layer forward
- * (full T×T, as computed), twice that backward. */
+ * (full T×T, as computed), twice that backward.
+ *
+ * Beside each step, taking turns with it, the same run times the step's
+ * linear-layer products called bare through lam_gemm (forward y = x·wᵀ,
+ * backward dx = dy·w and dw += dyᵀ·x for the attention's qkv and output
+ * projections, the MLP's and the tied head): the floor that the rest of the
+ * step (attention, norms, activations, the loss, AdamW) sits on.  The
+ * attention's per-head products are not among them. */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "kernels/gemm.h"
 #include "lamina.h"
 
 #include <omp.h>
@@ -81,6 +89,63 @@ static double fma_peak(int threads, int *width) {
 #endif
 }
 
+/* One step's linear-layer products, bare: N rows, layers of in -> out. */
+typedef struct {
+    size_t n, lin[8][2], nlin, layers;
+    float *x, *w, *y, *g, *dx;
+} bare_gemms;
+
+static void bare_add(bare_gemms *b, size_t in, size_t out) {
+    b->lin[b->nlin][0] = in, b->lin[b->nlin][1] = out, b->nlin++;
+}
+
+/* Returns the FLOPs of one call of bare_run. */
+static double bare_init(bare_gemms *b, const lam_model_config *mc, size_t rows) {
+    size_t C = mc->dim, H = mc->hidden;
+    int gated = mc->act == LAM_MLP_SWIGLU || mc->act == LAM_MLP_GEGLU;
+    b->n = rows, b->nlin = 0, b->layers = mc->layers;
+    bare_add(b, C, 3 * C);   /* c_attn */
+    bare_add(b, C, C);       /* attn.c_proj */
+    bare_add(b, C, H);       /* c_fc */
+    if (gated) bare_add(b, C, H);   /* c_fc2 */
+    bare_add(b, H, C);       /* mlp.c_proj */
+    /* the widest output (3C, H or the head's 256) and the largest weight */
+    size_t wide = 3 * C > H ? 3 * C : H;
+    if (wide < 256) wide = 256;
+    size_t wmax = wide * (C > H ? C : H);
+    b->x = bench_alloc(rows * wide * sizeof(float));
+    b->y = bench_alloc(rows * wide * sizeof(float));
+    b->dx = bench_alloc(rows * wide * sizeof(float));
+    b->w = bench_alloc(wmax * sizeof(float));
+    b->g = bench_alloc(wmax * sizeof(float));
+    for (size_t i = 0; i < rows * wide; i++) b->x[i] = (float)(i % 97) * 0.01f, b->y[i] = b->dx[i] = 0.0f;
+    for (size_t i = 0; i < wmax; i++) b->w[i] = (float)(i % 89) * 0.001f, b->g[i] = 0.0f;
+    double per_layer = 0;
+    for (size_t k = 0; k < b->nlin; k++) per_layer += (double)b->lin[k][0] * (double)b->lin[k][1];
+    return 6.0 * (double)rows * (per_layer * (double)b->layers + 256.0 * (double)C);
+}
+
+static void bare_product(const bare_gemms *b, size_t in, size_t out) {
+    size_t N = b->n;
+    lam_gemm(LAM_NO_TRANS, LAM_TRANS, N, out, in, 1.0f, b->x, in, b->w, in, 0.0f, b->y, out);      /* y = x·wᵀ */
+    lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, N, in, out, 1.0f, b->y, out, b->w, in, 0.0f, b->dx, in);   /* dx = dy·w */
+    lam_gemm(LAM_TRANS, LAM_NO_TRANS, out, in, N, 1.0f, b->y, out, b->x, in, 1.0f, b->g, in);      /* dw += dyᵀ·x */
+}
+
+static void bare_run(const bare_gemms *b, size_t C) {
+    for (size_t l = 0; l < b->layers; l++)
+        for (size_t k = 0; k < b->nlin; k++) bare_product(b, b->lin[k][0], b->lin[k][1]);
+    bare_product(b, C, 256);   /* the tied head */
+}
+
+static void bare_free(bare_gemms *b) {
+    free(b->x);
+    free(b->y);
+    free(b->w);
+    free(b->g);
+    free(b->dx);
+}
+
 int cli_bench_train(int argc, char **argv) {
     static const char *const norms[] = {"layernorm", "rmsnorm", "batchnorm", "none", NULL};
     static const char *const places[] = {"pre", "post", NULL};
@@ -140,6 +205,8 @@ int cli_bench_train(int argc, char **argv) {
     int peak_width;
     double peak = fma_peak((int)threads, &peak_width);
     double *t = bench_alloc((size_t)steps * sizeof(double));
+    bare_gemms bare;
+    double bare_flop = bare_init(&bare, &mc, tc.batch * mc.ctx), bare_best = 0;
     lam_step_stats ss;
     for (long long k = -1; k < steps; k++) {
         double t0 = bench_now();
@@ -148,7 +215,12 @@ int cli_bench_train(int argc, char **argv) {
             return 1;
         }
         if (k >= 0) t[k] = bench_now() - t0;
+        t0 = bench_now();
+        bare_run(&bare, mc.dim);
+        double tb = bench_now() - t0;
+        if (k >= 0 && (k == 0 || tb < bare_best)) bare_best = tb;
     }
+    bare_free(&bare);
     double best = t[0], sum = 0;
     for (long long k = 0; k < steps; k++) {
         sum += t[k];
@@ -164,9 +236,11 @@ int cli_bench_train(int argc, char **argv) {
         printf("{\"bench\": \"train\", \"threads\": %lld, \"isa\": \"%s\", \"layers\": %zu, \"heads\": %zu, \"dim\": %zu, "
                "\"ctx\": %zu, \"batch\": %zu, \"steps\": %lld, \"params\": %zu, \"step_mean_ms\": %.2f, "
                "\"step_best_ms\": %.2f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, \"fma_peak_gflops\": %.2f, "
-               "\"fma_peak_width\": %d, \"fraction_of_peak\": %.4f, \"blas_core\": \"%s\"}\n",
+               "\"fma_peak_width\": %d, \"fraction_of_peak\": %.4f, \"blas_core\": \"%s\", "
+               "\"linear_gemms_best_ms\": %.2f, \"linear_gemms_gflops\": %.2f, \"step_over_linear_gemms\": %.3f}\n",
                threads, lam_isa(), L, mc.heads, C, T, tc.batch, steps, lam_model_param_count(m), 1e3 * mean, 1e3 * best,
-               tps, gflops, peak, peak_width, peak > 0 ? gflops / peak : 0, lam_blas_core());
+               tps, gflops, peak, peak_width, peak > 0 ? gflops / peak : 0, lam_blas_core(), 1e3 * bare_best,
+               bare_flop / bare_best / 1e9, best / bare_best);
     } else {
         printf("lamina bench train: layers %zu, heads %zu, dim %zu, ctx %zu, batch %zu, %s/%s/%s, %zu parameters, "
                "threads %lld, isa %s, blas core %s\n",
@@ -180,6 +254,9 @@ int cli_bench_train(int argc, char **argv) {
         if (peak > 0)
             printf("FMA peak (same run, %lld threads, %d-bit vectors): %.1f GFLOP/s -> %.1f%% of peak\n", threads,
                    peak_width, peak, 100 * gflops / peak);
+        printf("the step's linear-layer GEMMs called bare (same run, taking turns with the steps): best %.1f ms, "
+               "%.1f GFLOP/s; best step / bare = %.2f\n",
+               1e3 * bare_best, bare_flop / bare_best / 1e9, best / bare_best);
     }
     free(t);
     free(data);

@@ -26,6 +26,7 @@ expect 2 1 bench norm --reps 99999999999999999999
 expect 2 1 bench norm --bogus
 expect 2 1 bench ffn --threads 1x
 expect 2 1 bench act --n 0
+expect 2 1 bench train --steps 0
 expect 0 - bench act --help
 "$bin" --version | grep -q '^lamina [0-9]' && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: --version output" >&2; }
 # The BLAS core: a core the user sets is kept; without one, lamina never runs
@@ -41,6 +42,11 @@ if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; th
 fi
 check "bench act times every activation" \
   '[[ $("$bin" bench act --n 1000 --reps 1 --json | grep -c "\"act\": \"gelu_tanh\", \"isa\": \"generic\"") -eq 2 ]]'
+for act in gelu_tanh swiglu; do
+  check "bench train ($act) times the steps beside their bare linear-layer GEMMs" \
+    '"$bin" bench train --layers 1 --heads 2 --dim 16 --ctx 8 --batch 2 --steps 2 --act '$act' --json |
+       grep -q "\"linear_gemms_best_ms\": [0-9.]*, \"linear_gemms_gflops\": [0-9.]*, \"step_over_linear_gemms\": [0-9.]*}"'
+done
 check "LAMINA_ISA=generic is honoured" '[[ $(LAMINA_ISA=generic "$bin" --version | head -1) == *"(isa generic)"* ]]'
 if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; then
   check "LAMINA_ISA=avx2 is honoured" '[[ $(LAMINA_ISA=avx2 "$bin" --version | head -1) == *"(isa avx2)"* ]]'
