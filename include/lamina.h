@@ -202,9 +202,11 @@ void lam_ffn_forward_residual(const lam_ffn *f, float *y, float *cache, const fl
  * for the gradient flowing into the hidden layer, and about rows/32 rows
  * more for the bias gradients' partial sums.  lam_ffn_backward takes it
  * from a per-thread workspace that grows to the largest size seen and is then
- * reused (released by lam_release_workspace); lam_ffn_backward_ws takes the
- * caller's work buffer of lam_ffn_work_floats(f, rows) floats and allocates
- * nothing. */
+ * reused (released by lam_release_workspace); when memory for all rows cannot
+ * be had it takes the rows in halves, quarters, … (the same gradients up to
+ * the order of their sums), and only with not even 32 rows' worth does it
+ * print why and abort.  lam_ffn_backward_ws takes the caller's work buffer of
+ * lam_ffn_work_floats(f, rows) floats, allocates nothing and cannot fail. */
 void lam_ffn_backward(const lam_ffn *f, const lam_ffn *grad, float *dx, const float *dy, const float *x,
                       const float *cache, size_t rows);
 size_t lam_ffn_work_floats(const lam_ffn *f, size_t rows);

@@ -102,12 +102,12 @@ static void add_group_sums(float *db, const float *part, size_t ngroups, size_t 
 }
 
 /* work holds dy·w2; turn it into dh (ungated) or dg, du, and when part1
- * (part3) is not NULL write each row group's column sums of dg (du) there. */
-static void fused_backward(const lam_ffn *f, const float *cache, float *work, float *part1, float *part3,
-                           size_t rows) {
+ * (part3) is not NULL write each row group's column sums of dg (du) there.
+ * h and u are the forward's act′ (or g) and u rows for these rows. */
+static void fused_backward(const lam_ffn *f, const float *h, const float *u, float *work, float *part1,
+                           float *part3, size_t rows) {
     const lam_act_ukr *uk = lam_act_ukr_get();
     size_t H = f->hidden, n = rows * H;
-    const float *h = cache, *u = cache + rows * H;
     float *dg = work, *du = work + rows * H;
     int nt = lam_threads_for(n * 4);
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -132,10 +132,13 @@ static void fused_backward(const lam_ffn *f, const float *cache, float *work, fl
     }
 }
 
-void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const float *dy, const float *x,
-                         const float *cache, size_t rows, float *work) {
+/* The backward of rows r0 .. r0+rows−1 of a forward over cache_rows rows
+ * (the cache's blocks are cache_rows long); dx, dy, x are those rows'. */
+static void backward_rows(const lam_ffn *f, const lam_ffn *grad, float *dx, const float *dy, const float *x,
+                          const float *cache, size_t cache_rows, size_t r0, size_t rows, float *work) {
     size_t D = f->dim, H = f->hidden;
-    const float *act_out = cache + (f->gated ? 2 : 1) * rows * H;   /* a, or m */
+    const float *h = cache + r0 * H, *u = cache + (cache_rows + r0) * H;
+    const float *act_out = cache + ((f->gated ? 2 : 1) * cache_rows + r0) * H;   /* a, or m */
     float *dg = work, *du = work + rows * H;
     /* y = act_out·w2ᵀ + b2 */
     if (grad->w2) lam_gemm(LAM_TRANS, LAM_NO_TRANS, D, H, rows, 1.0f, dy, D, act_out, H, 1.0f, grad->w2, H);
@@ -146,7 +149,7 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
     size_t ng = groups(rows);
     float *part1 = grad->b1 && f->b1 ? work + (f->gated ? 2 : 1) * rows * H : NULL;
     float *part3 = f->gated && grad->b3 && f->b3 ? work + 2 * rows * H + ng * H : NULL;
-    fused_backward(f, cache, work, part1, part3, rows);
+    fused_backward(f, h, u, work, part1, part3, rows);
     if (part1) add_group_sums(grad->b1, part1, ng, H);
     if (part3) add_group_sums(grad->b3, part3, ng, H);
     if (grad->w1) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, dg, H, x, D, 1.0f, grad->w1, D);
@@ -157,15 +160,31 @@ void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const
     }
 }
 
+void lam_ffn_backward_ws(const lam_ffn *f, const lam_ffn *grad, float *dx, const float *dy, const float *x,
+                         const float *cache, size_t rows, float *work) {
+    backward_rows(f, grad, dx, dy, x, cache, rows, 0, rows, work);
+}
+
+/* When the workspace for all rows cannot be had, the rows are taken in
+ * halves, quarters, … (the weight and bias gradients accumulate over the
+ * pieces: the same values up to the order of their sums).  Only when not
+ * even GROUP_ROWS rows' worth can be had does it give up. */
 void lam_ffn_backward(const lam_ffn *f, const lam_ffn *grad, float *dx, const float *dy, const float *x,
                       const float *cache, size_t rows) {
-    float *work = lam_workspace(LAM_WS_FFN, lam_ffn_work_floats(f, rows));
-    if (!work) {
-        /* kernels cannot report; running out here is a resource failure the
-         * caller avoids with lam_ffn_backward_ws */
-        fprintf(stderr, "lamina: lam_ffn_backward: out of memory for %zu floats of workspace\n",
-                lam_ffn_work_floats(f, rows));
-        abort();
+    size_t piece = rows, D = f->dim;
+    float *work;
+    while (!(work = lam_workspace(LAM_WS_FFN, lam_ffn_work_floats(f, piece)))) {
+        if (piece <= GROUP_ROWS) {
+            /* kernels cannot report; the caller who must not fail passes its own
+             * buffer to lam_ffn_backward_ws */
+            fprintf(stderr, "lamina: lam_ffn_backward: out of memory for %zu floats of workspace\n",
+                    lam_ffn_work_floats(f, piece));
+            abort();
+        }
+        piece = (piece + 1) / 2;
     }
-    lam_ffn_backward_ws(f, grad, dx, dy, x, cache, rows, work);
+    for (size_t r0 = 0; r0 < rows; r0 += piece) {
+        size_t n = rows - r0 < piece ? rows - r0 : piece;
+        backward_rows(f, grad, dx ? dx + r0 * D : NULL, dy + r0 * D, x + r0 * D, cache, rows, r0, n, work);
+    }
 }

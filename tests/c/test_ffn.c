@@ -2,7 +2,9 @@
  * (every activation, gated and not, with and without biases, odd shapes and
  * more rows than one block), finite differences, the documented cache
  * contents, accumulate/NULL semantics, the _ws form, thread bit identity. */
+#define _POSIX_C_SOURCE 200809L
 #include "check.h"
+#include "kernels/workspace.h"
 #include "lamina.h"
 
 static double act_ref(double x, int act, double *deriv) {
@@ -277,8 +279,46 @@ static void check_residual(int gated, int bias) {
     release(&p);
 }
 
+/* lam_ffn_backward without room for its whole workspace (the test hook
+ * LAMINA_TEST_WORKSPACE_MAX makes larger requests fail): the rows go in
+ * pieces and the gradients equal the one-piece backward's up to rounding. */
+static void check_workspace_pieces(int gated) {
+    problem p;
+    size_t R = 700, D = 48, H = 136;
+    make(&p, R, D, H, LAM_ACT_GELU_TANH, gated, 1, 500 + gated);
+    lam_ffn f = layer(&p);
+    size_t nw = lam_ffn_work_floats(&f, R), np = 3 * H * D + 2 * H + D;
+    float *cache = check_alloc(lam_ffn_cache_floats(&f, R) * 4), *y = check_alloc(R * D * 4);
+    float *work = check_alloc(nw * 4), *dx[2], *gp[2];
+    lam_ffn_forward(&f, y, cache, p.x, R);
+    for (int k = 0; k < 2; k++) {
+        dx[k] = check_alloc(R * D * 4), gp[k] = calloc(np, 4);
+        float *g = gp[k];
+        lam_ffn grad = {D, H, f.act, gated, g, g + H * D, gated ? g + H * D + H : NULL,
+                        gated ? g + 2 * H * D + H : NULL, g + 2 * H * D + 2 * H, g + 3 * H * D + 2 * H};
+        if (k == 0) lam_ffn_backward_ws(&f, &grad, dx[k], p.dy, p.x, cache, R, work);
+        else {
+            char lim[32];
+            snprintf(lim, sizeof lim, "%zu", nw / 3);   /* the whole fails, a quarter of the rows fits */
+            setenv("LAMINA_TEST_WORKSPACE_MAX", lim, 1);
+            CHECK(lam_workspace(LAM_WS_FFN, nw) == NULL, "the test hook does not limit the workspace");
+            lam_ffn_backward(&f, &grad, dx[k], p.dy, p.x, cache, R);
+            unsetenv("LAMINA_TEST_WORKSPACE_MAX");
+        }
+    }
+    double edx = 0, eg = 0, sdx = 0, sg = 0;
+    for (size_t i = 0; i < R * D; i++) edx = fmax(edx, fabs(dx[0][i] - dx[1][i])), sdx = fmax(sdx, fabs(dx[0][i]));
+    for (size_t i = 0; i < np; i++) eg = fmax(eg, fabs(gp[0][i] - gp[1][i])), sg = fmax(sg, fabs(gp[0][i]));
+    CHECK(edx <= 1e-6 * sdx && eg <= 1e-5 * sg, "gated=%d: backward in pieces: dx off by %.3g of %.3g, grads %.3g of %.3g",
+          gated, edx, sdx, eg, sg);
+    free(cache); free(y); free(work); free(dx[0]); free(dx[1]); free(gp[0]); free(gp[1]);
+    release(&p);
+}
+
 int main(void) {
     lam_set_num_threads(2);
+    check_workspace_pieces(0);
+    check_workspace_pieces(1);
     for (int gated = 0; gated < 2; gated++)
         for (int bias = 0; bias < 2; bias++) check_residual(gated, bias);
     static const size_t shapes[][3] = {{1, 1, 1}, {2, 3, 5}, {7, 13, 11}, {37, 17, 29}, {3, 8, 24}, {530, 9, 19}};
