@@ -314,6 +314,9 @@ int cli_train(int argc, char **argv) {
     interrupt_install();
     progress pr;
     progress_init(&pr, stdout, (long)start, (long)tc.steps);
+    /* Open MPI gives rank 0 a pseudo-terminal even when mpirun's own output
+     * goes to a pipe or a file, where a redrawn bar would be garbage */
+    if (nranks > 1) pr.tty = 0;
     if (log_every) pr.every = 1e30;
     double val_loss = -1, t_run = bench_now(), comm_wait = 0;
     int interrupted = 0;   /* 1: SIGINT, 2: --stop-after */

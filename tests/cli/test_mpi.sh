@@ -53,6 +53,8 @@ for n in 2 4; do
   [[ $(grep -c '^done:' "$tmp/np$n.out") -eq 1 ]] && ok || bad "$n ranks: rank 0 alone prints (done lines: $(grep -c '^done:' "$tmp/np$n.out"))"
   [[ $(grep -c '' "$tmp/np$n/metrics.csv") -eq 21 ]] && ok || bad "$n ranks: metrics.csv has $(grep -c '' "$tmp/np$n/metrics.csv") lines"
   grep -q "^ranks: $n " "$tmp/np$n.out" && ok || bad "$n ranks: start-up does not name the ranks"
+  ! grep -q $'\r' "$tmp/np$n.out" && grep -q '^step 20/20 ' "$tmp/np$n.out" && ok ||
+    bad "$n ranks: progress is not plain lines (Open MPI's pseudo-terminal drew a bar)"
 done
 echo "  losses 1 vs 4 ranks: $(same_losses "$tmp/one/metrics.csv" "$tmp/np4/metrics.csv")"
 # accumulation: 2 ranks x 2 micro-batches of 2 sequences = the same global batch of 8
