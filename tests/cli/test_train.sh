@@ -48,6 +48,20 @@ for cfgs in "layernorm pre gelu_tanh" "batchnorm post swiglu" "rmsnorm pre geglu
   rm -rf "$tmp"/thr?
 done
 
+# ---- the same bytes with and without AVX-512 (the AVX-512 family is the AVX2 one at twice the width)
+if grep -q -w avx512dq /proc/cpuinfo 2>/dev/null && grep -q -w avx512bw /proc/cpuinfo && grep -q -w avx512vl /proc/cpuinfo; then
+  for cfgs in "layernorm pre gelu_tanh" "rmsnorm post swiglu" "batchnorm pre gelu"; do
+    set -- $cfgs
+    for isa in avx2 avx512; do
+      LAMINA_ISA=$isa "$bin" train --data "$tmp/data.txt" --out "$tmp/isa_$isa" --layers 2 --heads 2 --dim 32 --ctx 32 \
+        --batch 8 --steps 3 --norm $1 --placement $2 --act $3 >/dev/null 2>&1 || bad "train with isa $isa failed"
+    done
+    cmp -s "$tmp/isa_avx2/model.safetensors" "$tmp/isa_avx512/model.safetensors" && ok ||
+      bad "$cfgs: weights differ between the avx2 and avx512 families"
+    rm -rf "$tmp"/isa_*
+  done
+fi
+
 # ---- resume after SIGINT finishes bit-exactly as the uninterrupted run
 mid=(--layers 2 --heads 2 --dim 32 --ctx 32 --batch 8 --warmup 2 --lr 3e-3 --threads 2 --steps 300 --ckpt-every 100)
 "$bin" train --data "$tmp/data.txt" --out "$tmp/full" "${mid[@]}" >/dev/null 2>&1 || bad "full run failed"
