@@ -1,5 +1,5 @@
 /* Causal multi-head self-attention, one (sequence, head) pair per task: the
- * products go through lam_gemm (single-threaded inside the parallel loop),
+ * products go through lam_gemm_seq (one BLAS call on the task's thread),
  * each pair's outputs belong to it alone, so the result does not depend on
  * the thread count.
  *
@@ -41,10 +41,10 @@ void lam_attention_forward(float *out, float *att, const float *qkv, size_t B, s
         for (size_t r0 = 0; r0 < T; r0 += QBLOCK) {
             size_t r1 = T - r0 < QBLOCK ? T : r0 + QBLOCK, m = r1 - r0;
             /* a[r0:r1, 0:r1] = scale·q[r0:r1]·k[0:r1]ᵀ */
-            lam_gemm(LAM_NO_TRANS, LAM_TRANS, m, r1, hs, scale, q + r0 * C3, C3, k, C3, 0.0f, a + r0 * T, T);
+            lam_gemm_seq(LAM_NO_TRANS, LAM_TRANS, m, r1, hs, scale, q + r0 * C3, C3, k, C3, 0.0f, a + r0 * T, T);
             for (size_t t = r0; t < r1; t++) causal_softmax_row(uk, a + t * T, t, T);
             /* o[r0:r1] = a[r0:r1, 0:r1]·v[0:r1] */
-            lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, m, hs, r1, 1.0f, a + r0 * T, T, v, C3, 0.0f, o + r0 * C, C);
+            lam_gemm_seq(LAM_NO_TRANS, LAM_NO_TRANS, m, hs, r1, 1.0f, a + r0 * T, T, v, C3, 0.0f, o + r0 * C, C);
         }
     }
 }
@@ -64,7 +64,7 @@ void lam_attention_backward(float *dqkv, float *work, const float *dout, const f
         for (size_t r0 = 0; r0 < T; r0 += QBLOCK) {
             size_t r1 = T - r0 < QBLOCK ? T : r0 + QBLOCK, m = r1 - r0;
             /* o[r0:r1] = a[r0:r1, 0:r1]·v[0:r1]:  da[r0:r1, 0:r1] = do[r0:r1]·v[0:r1]ᵀ */
-            lam_gemm(LAM_NO_TRANS, LAM_TRANS, m, r1, hs, 1.0f, dout_h + r0 * C, C, v, C3, 0.0f, da + r0 * T, T);
+            lam_gemm_seq(LAM_NO_TRANS, LAM_TRANS, m, r1, hs, 1.0f, dout_h + r0 * C, C, v, C3, 0.0f, da + r0 * T, T);
             /* a = softmax(s):  ds = a ⊙ (da − Σ_j da·a)  (row by row, causal part; zero to r1) */
             for (size_t t = r0; t < r1; t++) {
                 float *dr = da + t * T;
@@ -74,15 +74,15 @@ void lam_attention_backward(float *dqkv, float *work, const float *dout, const f
                 for (size_t j = t + 1; j < r1; j++) dr[j] = 0.0f;
             }
             /* s = scale·q·kᵀ:  dq[r0:r1] = scale·ds[r0:r1, 0:r1]·k[0:r1] */
-            lam_gemm(LAM_NO_TRANS, LAM_NO_TRANS, m, hs, r1, scale, da + r0 * T, T, k, C3, 0.0f, dq + r0 * C3, C3);
+            lam_gemm_seq(LAM_NO_TRANS, LAM_NO_TRANS, m, hs, r1, scale, da + r0 * T, T, k, C3, 0.0f, dq + r0 * C3, C3);
         }
         /* key block [c0, c1) is seen by query rows c0 .. T−1 only:
          * dv[c0:c1] = a[c0:T, c0:c1]ᵀ·do[c0:T],  dk[c0:c1] = scale·ds[c0:T, c0:c1]ᵀ·q[c0:T] */
         for (size_t c0 = 0; c0 < T; c0 += QBLOCK) {
             size_t c1 = T - c0 < QBLOCK ? T : c0 + QBLOCK, m = c1 - c0, kk = T - c0;
-            lam_gemm(LAM_TRANS, LAM_NO_TRANS, m, hs, kk, 1.0f, a + c0 * T + c0, T, dout_h + c0 * C, C, 0.0f,
+            lam_gemm_seq(LAM_TRANS, LAM_NO_TRANS, m, hs, kk, 1.0f, a + c0 * T + c0, T, dout_h + c0 * C, C, 0.0f,
                      dv + c0 * C3, C3);
-            lam_gemm(LAM_TRANS, LAM_NO_TRANS, m, hs, kk, scale, da + c0 * T + c0, T, q + c0 * C3, C3, 0.0f,
+            lam_gemm_seq(LAM_TRANS, LAM_NO_TRANS, m, hs, kk, scale, da + c0 * T + c0, T, q + c0 * C3, C3, 0.0f,
                      dk + c0 * C3, C3);
         }
     }

@@ -106,18 +106,35 @@ static void blas_single_thread(void) {
  * sets OpenBLAS to one thread and does the threading itself), and shares the tiles between the threads: every element is
  * computed by the same instructions whatever the thread count.  The cost is
  * packing the other operand once per tile (see TILE). */
-void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-              const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (K == 0) {   /* C = beta·C */
+/* The cases no BLAS call handles: an empty product, K = 0 (C = beta·C), and
+ * leading dimensions beyond int.  Returns 1 when it did the product. */
+static int gemm_special(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                        size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (M == 0 || N == 0) return 1;
+    if (K == 0) {
         for (size_t i = 0; i < M; i++)
             for (size_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-        return;
+        return 1;
     }
     if (lda > (size_t)INT_MAX || ldb > (size_t)INT_MAX || ldc > (size_t)INT_MAX) {
         gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
+        return 1;
     }
+    return 0;
+}
+
+void lam_gemm_seq(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (gemm_special(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    blas_single_thread();
+    SUBNORMALS_AS_ZERO_BEGIN
+    gemm_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    SUBNORMALS_AS_ZERO_END
+}
+
+void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+              const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (gemm_special(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     blas_single_thread();
     const int along_m = M >= N;
     const size_t D = along_m ? M : N;

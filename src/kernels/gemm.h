@@ -1,8 +1,9 @@
 /* Internal: the one seam between lamina and a BLAS.  Every matrix product in
  * lamina goes through lam_gemm; gemm.c maps it to CBLAS (OpenBLAS by default,
  * any CBLAS at build time: cmake -DLAMINA_BLAS=<pkg-config module>).
- * Also the two non-GEMM helpers that sit beside every Linear: bias add and
- * the deterministic column sum that gives the bias gradient. */
+ * Also the two non-GEMM helpers that sit beside every Linear: the bias (and
+ * residual) prefill and the deterministic column sum that gives the bias
+ * gradient. */
 #ifndef LAMINA_KERNELS_GEMM_H
 #define LAMINA_KERNELS_GEMM_H
 
@@ -19,6 +20,13 @@ typedef enum { LAM_NO_TRANS = 0, LAM_TRANS = 1 } lam_trans;
  * results as zero (see gemm.c: they cost a microcode assist each). */
 void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
               const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* The same product as one BLAS call on the calling thread: for callers that
+ * are themselves one task of a parallel loop (the attention's per-head
+ * products), where lam_gemm's tiles would only cut the product into smaller
+ * calls run one after the other.  Its result, like lam_gemm's, depends only on
+ * the shape, never on the thread count. */
+void lam_gemm_seq(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /* db is (n); dy is (rows, n) with leading dimension ld.
  * db[j] += Σ_i dy[i·ld + j], each column summed over the rows in order, the

@@ -188,6 +188,25 @@ static void check_gemm_edges(void) {
     float At[6] = {1, 4, 2, 5, 3, 6}, Bt[6] = {1, 0, 1, 0, 1, 1};
     lam_gemm(LAM_TRANS, LAM_TRANS, 2, 2, 3, 1.0f, At, 2, Bt, 3, 0.0f, C, 2);
     CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "transposed operands");
+    /* lam_gemm_seq: the same cases as one call on this thread */
+    float cs[4] = {1, 2, 3, 4}, Cs[4] = {NAN, NAN, NAN, NAN};
+    lam_gemm_seq(LAM_NO_TRANS, LAM_NO_TRANS, 2, 2, 0, 1.0f, a, 1, b, 2, 0.5f, cs, 2);
+    CHECK(cs[0] == 0.5f && cs[3] == 2.0f, "seq: K = 0 scales C by beta");
+    lam_gemm_seq(LAM_TRANS, LAM_TRANS, 2, 2, 3, 1.0f, At, 2, Bt, 3, 0.0f, Cs, 2);
+    CHECK(Cs[0] == 4 && Cs[1] == 5 && Cs[2] == 10 && Cs[3] == 11, "seq: transposed operands, beta 0 not reading C");
+    /* and a product big enough for lam_gemm to tile, with beta = 1, against float64 */
+    const size_t M = 300, N = 70, K = 129;
+    float *x = check_alloc(M * K * 4), *w = check_alloc(N * K * 4), *y = check_alloc(M * N * 4);
+    double *r = check_alloc(M * N * 8);
+    check_fill_normal(x, M * K, 0, 1, 61);
+    check_fill_normal(w, N * K, 0, 1, 62);
+    check_fill_normal(y, M * N, 0, 1, 63);
+    ref_forward(r, x, w, NULL, M, K, N);
+    for (size_t i = 0; i < M * N; i++) r[i] += y[i];
+    lam_gemm_seq(LAM_NO_TRANS, LAM_TRANS, M, N, K, 1.0f, x, K, w, K, 1.0f, y, N);
+    double e = check_rel_err_f64(y, r, M * N, 1e-30);
+    CHECK(e <= 1e-6 * (1.0 + sqrt((double)K)), "seq: %zux%zux%zu with beta 1: rel err %.3g", M, N, K, e);
+    free(x); free(w); free(y); free(r);
 }
 
 /* The GEMMs read subnormal operands as zero and write subnormal results as
