@@ -127,9 +127,14 @@ void lam_gemm_seq(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, floa
                   const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     if (gemm_special(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     blas_single_thread();
+    /* outside a parallel region OpenBLAS's OpenMP build would take
+     * omp_get_max_threads() threads: one it is (as lam_gemm does) */
+    int saved = omp_get_max_threads(), pin = saved > 1 && !omp_in_parallel();
+    if (pin) omp_set_num_threads(1);
     SUBNORMALS_AS_ZERO_BEGIN
     gemm_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     SUBNORMALS_AS_ZERO_END
+    if (pin) omp_set_num_threads(saved);
 }
 
 void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,

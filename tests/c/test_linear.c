@@ -203,10 +203,23 @@ static void check_gemm_edges(void) {
     check_fill_normal(y, M * N, 0, 1, 63);
     ref_forward(r, x, w, NULL, M, K, N);
     for (size_t i = 0; i < M * N; i++) r[i] += y[i];
+    float *y1 = check_alloc(M * N * 4);
+    memcpy(y1, y, M * N * 4);
     lam_gemm_seq(LAM_NO_TRANS, LAM_TRANS, M, N, K, 1.0f, x, K, w, K, 1.0f, y, N);
     double e = check_rel_err_f64(y, r, M * N, 1e-30);
     CHECK(e <= 1e-6 * (1.0 + sqrt((double)K)), "seq: %zux%zux%zu with beta 1: rel err %.3g", M, N, K, e);
-    free(x); free(w); free(y); free(r);
+    /* one call on this thread whatever the thread count (the BLAS must not
+     * take threads of its own outside a parallel region either) */
+    for (int nt = 1; nt <= 3; nt += 2) {
+        float *yt = check_alloc(M * N * 4);
+        memcpy(yt, y1, M * N * 4);
+        lam_set_num_threads(nt);
+        lam_gemm_seq(LAM_NO_TRANS, LAM_TRANS, M, N, K, 1.0f, x, K, w, K, 1.0f, yt, N);
+        CHECK(!memcmp(yt, y, M * N * 4), "seq: %d threads give other bits than 2", nt);
+        free(yt);
+    }
+    lam_set_num_threads(2);
+    free(x); free(w); free(y); free(y1); free(r);
 }
 
 /* The GEMMs read subnormal operands as zero and write subnormal results as
