@@ -123,18 +123,36 @@ static int gemm_special(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K
     return 0;
 }
 
+/* OpenBLAS's OpenMP build sizes its own team from omp_get_max_threads()
+ * whenever it is not called inside an active parallel region, and its
+ * threaded split (K included) changes the bits: outside a region, one thread
+ * it is.  Returns the thread count to give back (0: nothing was changed). */
+static int pin_blas_to_one(void) {
+    int saved = omp_get_max_threads();
+    if (saved <= 1 || omp_in_parallel()) return 0;
+    omp_set_num_threads(1);
+    return saved;
+}
+
+static void unpin_blas(int saved) {
+    if (saved) omp_set_num_threads(saved);
+}
+
+/* One BLAS call on this thread, subnormals as zero (above). */
+static void blas_call(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                      size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    SUBNORMALS_AS_ZERO_BEGIN
+    gemm_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    SUBNORMALS_AS_ZERO_END
+}
+
 void lam_gemm_seq(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                   const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     if (gemm_special(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     blas_single_thread();
-    /* outside a parallel region OpenBLAS's OpenMP build would take
-     * omp_get_max_threads() threads: one it is (as lam_gemm does) */
-    int saved = omp_get_max_threads(), pin = saved > 1 && !omp_in_parallel();
-    if (pin) omp_set_num_threads(1);
-    SUBNORMALS_AS_ZERO_BEGIN
-    gemm_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    SUBNORMALS_AS_ZERO_END
-    if (pin) omp_set_num_threads(saved);
+    int saved = pin_blas_to_one();
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    unpin_blas(saved);
 }
 
 void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
@@ -149,24 +167,17 @@ void lam_gemm(lam_trans ta, lam_trans tb, size_t M, size_t N, size_t K, float al
     if (D < 2 * MIN_TILE) tiles = 1;
     int nt = omp_get_max_threads();
     if ((size_t)nt > tiles) nt = (int)tiles;
-    /* OpenBLAS's OpenMP build sizes its own team from omp_get_max_threads()
-     * whenever it is not called inside an active parallel region, and its
-     * threaded split (K included) changes the bits: outside a region, one
-     * thread it is. */
-    int saved = omp_get_max_threads(), pin = nt <= 1 && saved > 1 && !omp_in_parallel();
-    if (pin) omp_set_num_threads(1);
+    int saved = nt <= 1 ? pin_blas_to_one() : 0;   /* with nt > 1 the tiles run inside our region */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t t = 0; t < tiles; t++) {
         size_t d0 = D * t / tiles, d1 = D * (t + 1) / tiles;
-        SUBNORMALS_AS_ZERO_BEGIN
         if (along_m)
-            gemm_call(ta, tb, d1 - d0, N, K, alpha, ta ? A + d0 : A + d0 * lda, lda, B, ldb, beta, C + d0 * ldc,
+            blas_call(ta, tb, d1 - d0, N, K, alpha, ta ? A + d0 : A + d0 * lda, lda, B, ldb, beta, C + d0 * ldc,
                       ldc);
         else
-            gemm_call(ta, tb, M, d1 - d0, K, alpha, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0, ldc);
-        SUBNORMALS_AS_ZERO_END
+            blas_call(ta, tb, M, d1 - d0, K, alpha, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0, ldc);
     }
-    if (pin) omp_set_num_threads(saved);
+    unpin_blas(saved);
 }
 
 /* Columns per strip: the strip's running sums stay in registers/L1. */
