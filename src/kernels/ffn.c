@@ -90,17 +90,6 @@ static void column_sums(float *part, const float *x, size_t rows, size_t H) {
         for (size_t c = 0; c < H; c++) part[c] += x[i * H + c];
 }
 
-/* db[c] += Σ_g part[g][c], groups in order; part is (ngroups, H). */
-static void add_group_sums(float *db, const float *part, size_t ngroups, size_t H) {
-    int nt = lam_threads_for(ngroups * H);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (size_t c = 0; c < H; c++) {
-        float s = 0.0f;
-        for (size_t g = 0; g < ngroups; g++) s += part[g * H + c];
-        db[c] += s;
-    }
-}
-
 /* work holds dy·w2; turn it into dh (ungated) or dg, du, and when part1
  * (part3) is not NULL write each row group's column sums of dg (du) there.
  * h and u are the forward's act′ (or g) and u rows for these rows. */
@@ -150,8 +139,9 @@ static void backward_rows(const lam_ffn *f, const lam_ffn *grad, float *dx, cons
     float *part1 = grad->b1 && f->b1 ? work + (f->gated ? 2 : 1) * rows * H : NULL;
     float *part3 = f->gated && grad->b3 && f->b3 ? work + 2 * rows * H + ng * H : NULL;
     fused_backward(f, h, u, work, part1, part3, rows);
-    if (part1) add_group_sums(grad->b1, part1, ng, H);
-    if (part3) add_group_sums(grad->b3, part3, ng, H);
+    /* db += Σ over the group sums, in group order */
+    if (part1) lam_colsum_add(grad->b1, part1, ng, H, H);
+    if (part3) lam_colsum_add(grad->b3, part3, ng, H, H);
     if (grad->w1) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, dg, H, x, D, 1.0f, grad->w1, D);
     if (f->gated && grad->w3) lam_gemm(LAM_TRANS, LAM_NO_TRANS, H, D, rows, 1.0f, du, H, x, D, 1.0f, grad->w3, D);
     if (dx) {
