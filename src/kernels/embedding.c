@@ -40,18 +40,17 @@ void lam_embedding_backward(float *dwte, float *dwpe, const float *dx, const uin
     }
 }
 
-/* Rows of the vocabulary exponentiated at a time (a stack buffer). */
+/* Columns of a row summed as one piece (the forward's stack buffer). */
 #define VCHUNK ((size_t)256)
 
-/* l is (V), e is scratch (VCHUNK), *mx receives max l: returns Σ exp(l − max)
- * in double (the exponentials chunk by chunk, each chunk's sum fixed-order). */
-static double sum_exp(const lam_act_ukr *uk, const float *l, size_t V, float *e, float *mx) {
+/* l, e are (n): e = exp(l − mx); returns Σ e in double, chunk by chunk of
+ * VCHUNK in order, each chunk's sum fixed-order.  e may be l. */
+static double exp_sum(const lam_act_ukr *uk, float *e, const float *l, size_t n, float mx) {
     double s = 0;
-    *mx = lam_max_f32(l, V);
-    for (size_t j0 = 0; j0 < V; j0 += VCHUNK) {
-        size_t n = V - j0 < VCHUNK ? V - j0 : VCHUNK;
-        uk->exp_shift(e, l + j0, *mx, n);
-        s += lam_dot_f64(e, NULL, n);
+    for (size_t j0 = 0; j0 < n; j0 += VCHUNK) {
+        size_t k = n - j0 < VCHUNK ? n - j0 : VCHUNK;
+        uk->exp_shift(e + j0, l + j0, mx, k);
+        s += lam_dot_f64(e + j0, NULL, k);
     }
     return s;
 }
@@ -61,8 +60,10 @@ void lam_crossentropy_forward(float *losses, const float *logits, const uint8_t 
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < N; i++) {
         const float *l = logits + i * V;
-        float e[VCHUNK], mx;
-        double s = sum_exp(uk, l, V, e, &mx);
+        float e[VCHUNK], mx = lam_max_f32(l, V);
+        double s = 0;
+        for (size_t j0 = 0; j0 < V; j0 += VCHUNK)   /* the same chunks as exp_sum */
+            s += exp_sum(uk, e, l + j0, V - j0 < VCHUNK ? V - j0 : VCHUNK, mx);
         losses[i] = (float)(((double)mx - l[targets[i]]) + log(s));
     }
 }
@@ -73,9 +74,9 @@ void lam_crossentropy_backward(float *dlogits, const float *logits, const uint8_
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < N; i++) {
         const float *l = logits + i * V;
-        float *d = dlogits + i * V, e[VCHUNK], mx;
-        float k = (float)((double)scale / sum_exp(uk, l, V, e, &mx));
-        uk->exp_shift(d, l, mx, V);   /* softmax = exp(l − max) / Σ (in place when d is l) */
+        float *d = dlogits + i * V, mx = lam_max_f32(l, V);
+        /* softmax = exp(l − max) / Σ, the exponentials formed once, in d (in place when d is l) */
+        float k = (float)((double)scale / exp_sum(uk, d, l, V, mx));
         for (size_t j = 0; j < V; j++) d[j] *= k;
         d[targets[i]] -= scale;
     }
