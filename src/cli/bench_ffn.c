@@ -118,6 +118,7 @@ int cli_bench_ffn(int argc, char **argv) {
     } else {
         printf("lamina bench ffn: %zu rows, %zu -> %zu -> %zu, %s%s, threads %lld, reps %d, isa %s\n", R, D, H, D, an,
                gated ? " gated" : "", threads, n, lam_isa());
+        cli_print_blas_core_note(stdout);
         printf("bare = the same %d GEMMs through lam_gemm, same run; ratio = FFN / bare (medians)\n", (int)nb);
         printf("%-17s %9s %9s %9s %9s %9s %7s\n", "pass", "ffn best", "ffn med", "bare best", "bare med", "GFLOP/s",
                "ratio");

@@ -246,6 +246,7 @@ int cli_bench_train(int argc, char **argv) {
                "threads %lld, isa %s, blas core %s\n",
                L, mc.heads, C, T, tc.batch, lam_norm_name(mc.norm), lam_placement_name(mc.placement),
                lam_mlp_name(mc.act), lam_model_param_count(m), threads, lam_isa(), lam_blas_core());
+        cli_print_blas_core_note(stdout);
         printf("step: mean %.1f ms, best %.1f ms over %lld steps (one warm-up step excluded)\n", 1e3 * mean, 1e3 * best,
                steps);
         printf("tokens/s: %.0f\n", tps);

@@ -3,6 +3,7 @@
 #define LAMINA_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 int cli_bench(int argc, char **argv);
 int cli_bench_norm(int argc, char **argv);
@@ -14,6 +15,18 @@ int cli_train(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_experiment(int argc, char **argv);
+
+/* ---- the BLAS core (blas_core.c) */
+/* Re-executes the command with OPENBLAS_CORETYPE set when OpenBLAS's own
+ * choice is known to be wrong for this CPU and the user set none; returns
+ * (and lamina goes on) otherwise. */
+void cli_blas_core_fix(char **argv);
+/* "note: OPENBLAS_CORETYPE=... is set; ..." when the user's choice of core
+ * holds the GEMMs back on this CPU (lam_blas_core_advice), else NULL. */
+const char *cli_blas_core_note(void);
+/* That note and a newline, when there is one; printed with the start-up
+ * description of every command that computes (train, eval, bench, experiment). */
+void cli_print_blas_core_note(FILE *f);
 
 /* ---- shared by train, sample and eval (cli_model.c); each returns 0 or an
  * exit status after printing one line "lamina CMD: ..." on stderr. */

@@ -309,6 +309,7 @@ int cli_train(int argc, char **argv) {
         printf("ranks: %d (%s), %zu sequences per rank per step, %d threads each\n", nranks, dist_describe(),
                tc.batch / (size_t)nranks, lam_get_num_threads());
     if (resume) printf("resumed from %s at step %llu\n", out_dir, (unsigned long long)start);
+    cli_print_blas_core_note(stdout);
     fflush(stdout);
 
     interrupt_install();

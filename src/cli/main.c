@@ -9,26 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* OpenBLAS chooses its kernels when it loads, from OPENBLAS_CORETYPE or its
- * own CPU detection; where lamina knows the detection to be wrong for this
- * CPU (lam_blas_core_advice), it runs itself again with the variable set.
- * A variable the user set is left alone; if the re-execution fails, lamina
- * goes on with the detected core. */
-static void blas_core_fix(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE")) return;
-    const char *advice = lam_blas_core_advice();
-    if (!advice) return;
-    /* exec the file itself (not /proc/self/exe, which would rename the
-     * process "exe" in ps and top) */
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0 || (size_t)n >= sizeof self - 1) return;
-    self[n] = 0;
-    if (setenv("OPENBLAS_CORETYPE", advice, 1) != 0) return;
-    execv(self, argv);
-    unsetenv("OPENBLAS_CORETYPE");
-}
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lamina COMMAND [options]\n"
@@ -51,7 +31,7 @@ static void usage(FILE *f) {
 static int run(int argc, char **argv);
 
 int main(int argc, char **argv) {
-    blas_core_fix(argv);
+    cli_blas_core_fix(argv);
     int rc = dist_init(&argc, &argv);
     if (rc) return rc;
     /* under mpirun only training (and the all-reduce benchmark) is shared out */
@@ -80,6 +60,7 @@ static int run(int argc, char **argv) {
     if (!strcmp(cmd, "--version")) {
         printf("lamina %s (isa %s)\nblas: %s (core %s)\nmpi: %s\n", lam_version(), lam_isa(), lam_blas_config(),
                lam_blas_core(), dist_describe());
+        cli_print_blas_core_note(stdout);
         return 0;
     }
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 2, argv + 2);

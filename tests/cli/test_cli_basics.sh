@@ -39,6 +39,23 @@ check "a user's OPENBLAS_CORETYPE is kept" '[[ $(OPENBLAS_CORETYPE=Prescott core
 if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; then
   check "no SSE-era or misdetected core on an AVX2 CPU" \
     '! env -u OPENBLAS_CORETYPE "$bin" --version | grep -q -i -E "\(core (prescott|core2|nehalem|sandybridge|cooperlake|sapphirerapids)\)"'
+  # a core the user chose that lamina would not is kept, and said so where the GEMMs run
+  check "a user's SSE-era core is kept and remarked on" \
+    '[[ $(OPENBLAS_CORETYPE=Prescott "$bin" --version | grep -c "^note: OPENBLAS_CORETYPE=Prescott is set; on this CPU lamina would run OpenBLAS.s [A-Za-z]* kernels") -eq 1 ]]'
+  check "bench train's table carries the note" \
+    'OPENBLAS_CORETYPE=Prescott "$bin" bench train --layers 1 --heads 2 --dim 16 --ctx 8 --batch 2 --steps 1 | grep -q "^note: OPENBLAS_CORETYPE=Prescott"'
+  check "bench train's JSON stays one JSON object" \
+    '[[ $(OPENBLAS_CORETYPE=Prescott "$bin" bench train --layers 1 --heads 2 --dim 16 --ctx 8 --batch 2 --steps 1 --json | grep -c "") -eq 1 ]]'
+fi
+avx512=1
+for f in avx512f avx512bw avx512dq avx512vl; do grep -q -w $f /proc/cpuinfo 2>/dev/null || avx512=0; done
+if ((avx512)); then
+  # OpenBLAS's SkylakeX sgemm measured 1.9x its Haswell one on Zen 5
+  check "no AVX2-only core on an AVX-512 CPU" \
+    '! env -u OPENBLAS_CORETYPE "$bin" --version | grep -q -i -E "\(core (haswell|zen)\)"'
+  check "OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU: kept, with a note naming SkylakeX" \
+    '[[ $(OPENBLAS_CORETYPE=Haswell core_of) == Haswell ]] && OPENBLAS_CORETYPE=Haswell "$bin" --version | grep -q "^note: .* SkylakeX kernels"'
+  check "OPENBLAS_CORETYPE=SkylakeX: no note" '! OPENBLAS_CORETYPE=SkylakeX "$bin" --version | grep -q "^note:"'
 fi
 check "bench act times every activation" \
   '[[ $("$bin" bench act --n 1000 --reps 1 --json | grep -c "\"act\": \"gelu_tanh\", \"isa\": \"generic\"") -eq 2 ]]'
