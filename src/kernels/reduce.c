@@ -1,46 +1,32 @@
-/* Reductions in a fixed order.  lam_dot_f64: element i goes to partial
- * i mod PARTIALS, so the loop runs as independent vector lanes instead of one
- * chain of dependent adds; the partials are added pairwise.  lam_sum_squares:
+/* Reductions in a fixed order.  lam_dot_f64, lam_max_f32: element i goes to
+ * partial i mod 16, so the loop runs as independent vector lanes instead of
+ * one chain of dependent adds; the partials are combined in a fixed order
+ * (reduce_ukr.h), the same in every micro-kernel family.  lam_sum_squares:
  * x is cut into REDUCE_CHUNKS chunks (multiples of PARTIALS elements)
  * whatever the thread count, each summed by lam_dot_f64, the chunks added in
  * order. */
 #include "kernels/reduce.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/reduce_ukr.h"
+#include "lamina.h"
 
 #include <math.h>
 #include <omp.h>
 
 #define REDUCE_CHUNKS 64
-#define PARTIALS 16
+#define PARTIALS LAM_REDUCE_PARTIALS
 
-double lam_dot_f64(const float *x, const float *y, size_t n) {
-    double p[PARTIALS] = {0};
-    size_t i = 0;
-    if (y) {
-        for (; i + PARTIALS <= n; i += PARTIALS)
-            for (int l = 0; l < PARTIALS; l++) p[l] += (double)x[i + l] * (double)y[i + l];
-        for (; i < n; i++) p[i % PARTIALS] += (double)x[i] * (double)y[i];
-    } else {
-        for (; i + PARTIALS <= n; i += PARTIALS)
-            for (int l = 0; l < PARTIALS; l++) p[l] += (double)x[i + l];
-        for (; i < n; i++) p[i % PARTIALS] += (double)x[i];
-    }
-    for (int w = PARTIALS / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; l++) p[l] += p[l + w];
-    return p[0];
+const lam_reduce_ukr *lam_reduce_ukr_get(void) {
+#ifdef LAM_REDUCE_HAVE_AVX2
+    if (lam_use_avx512()) return &lam_reduce_ukr_avx512;
+    if (lam_use_avx2()) return &lam_reduce_ukr_avx2;
+#endif
+    return &lam_reduce_ukr_generic;
 }
 
-float lam_max_f32(const float *x, size_t n) {
-    float m[PARTIALS];
-    for (int l = 0; l < PARTIALS; l++) m[l] = -INFINITY;
-    size_t i = 0;
-    for (; i + PARTIALS <= n; i += PARTIALS)
-        for (int l = 0; l < PARTIALS; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
-    for (; i < n; i++) m[i % PARTIALS] = x[i] > m[i % PARTIALS] ? x[i] : m[i % PARTIALS];
-    float mx = m[0];
-    for (int l = 1; l < PARTIALS; l++) mx = m[l] > mx ? m[l] : mx;
-    return mx;
-}
+double lam_dot_f64(const float *x, const float *y, size_t n) { return lam_reduce_ukr_get()->dot_f64(x, y, n); }
+
+float lam_max_f32(const float *x, size_t n) { return lam_reduce_ukr_get()->max_f32(x, n); }
 
 double lam_sum_squares(const float *x, size_t n) {
     double part[REDUCE_CHUNKS];
