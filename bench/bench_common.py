@@ -18,6 +18,9 @@ def blas_env(lamina):
     p = subprocess.run([lamina, "--version"], capture_output=True, text=True)
     m = re.search(r"\(core ([A-Za-z0-9_]+)\)", p.stdout)
     core = m.group(1) if m else None
+    for line in p.stdout.splitlines():
+        if line.startswith("note: "):   # the user's OPENBLAS_CORETYPE holds the GEMMs back (both sides run on it)
+            print(line, file=sys.stderr)
     if core and core != "unknown" and "OPENBLAS_CORETYPE" not in env:
         env["OPENBLAS_CORETYPE"] = core
     return env, env.get("OPENBLAS_CORETYPE", core or "unknown")
