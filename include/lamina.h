@@ -89,8 +89,8 @@ const char *lam_blas_core(void);
  * OpenBLAS loaded, whoever chose it: when OPENBLAS_CORETYPE was set, non-NULL
  * means that choice holds the GEMMs back.  The lamina command re-executes
  * itself with the variable set, or, when the user set it, keeps it and says
- * so on stderr; a program using the library sets the variable before it
- * starts. */
+ * so in the start-up lines of the commands that run GEMMs; a program using
+ * the library sets the variable before it starts. */
 const char *lam_blas_core_advice(void);
 
 /* ------------------------------------------------------------------------

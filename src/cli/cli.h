@@ -25,7 +25,8 @@ void cli_blas_core_fix(char **argv);
  * holds the GEMMs back on this CPU (lam_blas_core_advice), else NULL. */
 const char *cli_blas_core_note(void);
 /* That note and a newline, when there is one; printed with the start-up
- * description of every command that computes (train, eval, bench, experiment). */
+ * lines of the commands that run GEMMs (--version, train, bench ffn and
+ * train, experiment). */
 void cli_print_blas_core_note(FILE *f);
 
 /* ---- shared by train, sample and eval (cli_model.c); each returns 0 or an

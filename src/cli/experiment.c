@@ -458,13 +458,14 @@ int cli_experiment(int argc, char **argv) {
             "%s (%zu bytes); the unigram baseline (entropy of the training bytes' histogram) is %.3f nats.\n\n",
             cpu, lam_get_num_threads(), lam_version(), lam_isa(), lam_blas_config(), lam_blas_core(), when,
             DEFAULT_TRAIN, x.train_len, DEFAULT_VAL, x.val_len, x.unigram);
-    if (cli_blas_core_note()) exp_say(&x, "BLAS core %s.\n\n", cli_blas_core_note());
+    const char *blas_note = cli_blas_core_note();
+    if (blas_note) exp_say(&x, "BLAS core %s.\n\n", blas_note);
     if (quick)
         exp_say(&x, "**Quick run**: tiny models and a few dozen steps, to exercise the pipeline; the readings below "
                     "are not evidence either way.\n\n");
     x.t0 = bench_now();
     printf("lamina experiment %s%s: writing %s\n", su->name, quick ? " (quick)" : "", out);
-    cli_print_blas_core_note(stdout);
+    if (blas_note) printf("%s\n", blas_note);
     fflush(stdout);
     rc = su->run(&x);
     if (!rc) {

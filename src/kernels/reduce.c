@@ -8,9 +8,7 @@
 #include "kernels/reduce.h"
 #include "kernels/kernels_internal.h"
 #include "kernels/reduce_ukr.h"
-#include "lamina.h"
 
-#include <math.h>
 #include <omp.h>
 
 #define REDUCE_CHUNKS 64

@@ -95,9 +95,8 @@ char *openblas_get_corename(void) __attribute__((weak));
 const char *lam_blas_config(void) { return openblas_get_config ? openblas_get_config() : "unknown CBLAS"; }
 const char *lam_blas_core(void) { return openblas_get_corename ? openblas_get_corename() : "unknown"; }
 
-/* The core lamina would rather OpenBLAS ran on this CPU than `core`, or
- * NULL when `core` is right for it. */
-static const char *better_core(const char *core) {
+const char *lam_blas_core_advice(void) {
+    const char *core = openblas_get_corename ? openblas_get_corename() : NULL;
     if (!core || !cpu_has_avx2()) return NULL;
     const int wide = cpu_has_avx512();
     const char *best = wide ? "SkylakeX" : "Haswell";
@@ -114,9 +113,4 @@ static const char *better_core(const char *core) {
     for (size_t i = 0; old[i]; i++)
         if (!strcasecmp(core, old[i])) return best;
     return NULL;
-}
-
-const char *lam_blas_core_advice(void) {
-    if (!openblas_get_corename) return NULL;
-    return better_core(openblas_get_corename());
 }
